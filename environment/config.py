@@ -1,0 +1,178 @@
+"""Validated configuration of the shared world and the offloading problem.
+
+Defaults follow Zhou et al. (papers/icl-task-offloading.txt) section IV-A where the
+paper gives a value; every other default says where it comes from. Unknown fields are
+rejected, so a typo in a YAML file is an error, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message is one line naming the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RadioConfig(_Strict):
+    """The cell and its downlink (ICL paper II-A)."""
+
+    # ICL IV-A: "20 users are randomly distributed in a cell based on 3GPP urban networks".
+    n_users: int = Field(20, gt=0)
+    # 3GPP TR 36.814 urban macro: inter-site distance 500 m; the hexagonal cell's
+    # inscribed radius is 250 m, users are dropped uniformly on the disc of that radius.
+    cell_radius_m: float = Field(250.0, gt=0)
+    # 3GPP TR 36.814: minimum BS-UE distance 35 m in urban macro.
+    min_distance_m: float = Field(35.0, ge=0)
+    inter_site_distance_m: float = Field(500.0, gt=0)
+    # First tier of interfering cells around the serving cell (hexagonal layout).
+    n_interfering_bs: int = Field(6, ge=0, le=6)
+    # LTE 10 MHz: 50 resource blocks of 180 kHz.
+    n_resource_blocks: int = Field(50, gt=0)
+    rb_bandwidth_hz: float = Field(180e3, gt=0)
+    # 3GPP TR 36.814 macro BS: 46 dBm over the carrier, spread evenly over the RBs.
+    bs_power_dbm: float = 46.0
+    # Thermal noise density at room temperature.
+    noise_density_dbm_hz: float = -174.0
+    # Proportional-fair averaging window t_c in scheduling intervals (a common choice).
+    pf_window: float = Field(100.0, gt=1)
+
+
+class ServiceType(_Strict):
+    """One generation service (keyword 1 of eq. 8) and what its requests look like."""
+
+    name: str
+    task_class: str = Field(pattern="^(regular|quality-preferred)$")
+    # Mean output tokens of this service; across the default services the mean is
+    # 1,000 tokens (ICL IV-A "The average output size is 1,000 tokens").
+    mean_tokens: float = Field(gt=0)
+    # Required quality index tau_{k,i} ~ U[low, high] of constraint (4e).
+    quality_low: float = Field(ge=0, le=1)
+    quality_high: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ServiceType":
+        if self.quality_low > self.quality_high:
+            raise ValueError("quality_low must be <= quality_high")
+        return self
+
+
+def _default_services() -> list[ServiceType]:
+    # ICL IV-A: regular tasks (chatting, translation) and quality-preferred tasks
+    # (reasoning, knowledge). Requirements are MMLU-scale indices (see llm_profiles.yaml):
+    # regular tasks are met by every edge model of the catalogue, quality-preferred
+    # tasks by the default cloud model (GPT-4o, 0.887) but not the default edge model
+    # (Llama3-8B, 0.684). Per-service token means are ours; their average is 1,000.
+    return [
+        ServiceType(name="chatting", task_class="regular", mean_tokens=600, quality_low=0.30, quality_high=0.45),
+        ServiceType(name="translation", task_class="regular", mean_tokens=800, quality_low=0.30, quality_high=0.45),
+        ServiceType(name="reasoning", task_class="quality-preferred", mean_tokens=1400, quality_low=0.70, quality_high=0.85),
+        ServiceType(name="knowledge", task_class="quality-preferred", mean_tokens=1200, quality_low=0.70, quality_high=0.85),
+    ]
+
+
+class TaskConfig(_Strict):
+    """The request stream: which services, how long their outputs are."""
+
+    services: list[ServiceType] = Field(default_factory=_default_services, min_length=1)
+    # Share of requests that are quality-preferred (Fig. 4(f) sweeps it); 0.5 = the two
+    # classes equally often.
+    quality_preferred_share: float = Field(0.5, ge=0, le=1)
+    # Output tokens ~ Gamma(shape, mean/shape): coefficient of variation 1/sqrt(shape).
+    token_gamma_shape: float = Field(8.0, gt=0)
+    # ICL IV-A: "each token corresponds to about 4 bytes" (OpenAI).
+    token_bytes: float = Field(4.0, gt=0)
+    # Keyword 2 of eq. (8), "estimated output token size", is given to the decision
+    # maker binned at these edges (tokens); names one per level.
+    token_level_edges: list[float] = Field(default_factory=lambda: [500.0, 1500.0, 2500.0])
+    token_level_names: list[str] = Field(default_factory=lambda: ["short", "medium", "long", "very long"])
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TaskConfig":
+        if len(self.token_level_names) != len(self.token_level_edges) + 1:
+            raise ValueError("token_level_names needs one name more than token_level_edges has edges")
+        if sorted(self.token_level_edges) != list(self.token_level_edges):
+            raise ValueError("token_level_edges must be increasing")
+        classes = {s.task_class for s in self.services}
+        if 0 < self.quality_preferred_share < 1 and classes != {"regular", "quality-preferred"}:
+            raise ValueError("services need both a regular and a quality-preferred service when the share is in (0, 1)")
+        names = [s.name for s in self.services]
+        if len(set(names)) != len(names):
+            raise ValueError("service names must be unique")
+        return self
+
+
+class OffloadingConfig(_Strict):
+    """The edge-vs-cloud decision problem (ICL paper II-C, III-A eq. 10)."""
+
+    # ICL IV-A: Llama3-8B-class edge model and GPT-4o-class cloud model.
+    edge_llm: str = "llama3-8b"
+    cloud_llm: str = "gpt-4o"
+    # "fixed t_back" (ICL II-A); the value is ours: 0.1 s edge-to-cloud backhaul.
+    backhaul_delay_s: float = Field(0.1, ge=0)
+    # T^Target of eq. (10); ours, chosen above the typical cloud service time so a
+    # well-served request earns a positive reward.
+    target_delay_s: float = Field(50.0, gt=0)
+    # r^penalty of eq. (10) for violating (4e); ours. With the default models a
+    # quality-preferred request is worth offloading until about 2,500 output tokens,
+    # where the cloud's extra generation time outweighs the penalty.
+    quality_penalty: float = Field(45.0, ge=0)
+    # Requests per episode before `truncated` (the world itself runs on).
+    episode_steps: int = Field(200, gt=0)
+
+
+class ScenarioConfig(_Strict):
+    """Everything a run's world is built from."""
+
+    radio: RadioConfig = Field(default_factory=RadioConfig)
+    tasks: TaskConfig = Field(default_factory=TaskConfig)
+    offloading: OffloadingConfig = Field(default_factory=OffloadingConfig)
+
+    @model_validator(mode="after")
+    def _known_llms(self) -> "ScenarioConfig":
+        from environment.inference import llm_catalogue
+
+        known = llm_catalogue()
+        for role in ("edge_llm", "cloud_llm"):
+            name = getattr(self.offloading, role)
+            if name not in known:
+                raise ValueError(f"offloading.{role}: unknown LLM {name!r}; known: {', '.join(sorted(known))}")
+        return self
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "config"
+    return f"{field}: {first['msg']}"
+
+
+def scenario_config(data: dict[str, Any] | None = None) -> ScenarioConfig:
+    """Validate a config mapping; raise ConfigError with a one-line message naming the field."""
+    try:
+        return ScenarioConfig.model_validate(data or {})
+    except ValidationError as error:
+        raise ConfigError(f"invalid config: {_one_line(error)}") from None
+
+
+def load_config(path: str | Path | None) -> ScenarioConfig:
+    """Read and validate a YAML config; None gives the paper defaults."""
+    if path is None:
+        return scenario_config()
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config {path} is not valid YAML: {str(error).splitlines()[0]}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a mapping of sections, got {type(data).__name__}")
+    return scenario_config(data)

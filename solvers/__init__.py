@@ -1,0 +1,1 @@
+"""Classical solvers and baselines the LLM agent is measured against, one family per module."""
