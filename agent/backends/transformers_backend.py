@@ -1,0 +1,77 @@
+"""A Hugging Face causal LM through transformers, scored from its logits (eq. 5).
+
+Zhou et al. (papers/icl-task-offloading.txt) eq. (5): log Pr(y|prompt) of each whole
+candidate answer, from one forward pass over prompt + answer. `model_path` is a local
+folder or hub id; a `.gguf` file (such as the bundled SmolLM2) is loaded through
+transformers' GGUF support (needs the `gguf` package).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from agent.backends.base import BackendUnavailable, Completion, Message, Scores
+
+
+class TransformersBackend:
+    """A causal LM run by transformers on the CPU.
+
+    Parameters
+    ----------
+    model_path: a local model folder, a hub id, or a GGUF file; None for the bundled SmolLM2 GGUF.
+    seed: torch's seed (decoding is greedy).
+    """
+
+    name = "transformers"
+
+    def __init__(self, model_path: str | Path | None = None, seed: int = 0) -> None:
+        try:
+            import torch
+            import transformers
+        except ImportError:
+            raise BackendUnavailable(
+                "the transformers backend needs transformers and gguf: pip install 'edge-icl[transformers]'"
+            ) from None
+        from agent.backends.llama_cpp import bundled_model_path
+
+        path = Path(model_path) if model_path is not None else bundled_model_path()
+        kwargs = {"gguf_file": path.name} if path.suffix == ".gguf" else {}
+        source = str(path.parent) if path.suffix == ".gguf" else str(path)
+        torch.manual_seed(seed)
+        self._torch = torch
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kwargs)
+        self.lm = transformers.AutoModelForCausalLM.from_pretrained(source, **kwargs).eval()
+        self.model = path.name
+
+    def _prompt_ids(self, messages: list[Message]) -> list[int]:
+        return list(self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True))
+
+    def score(self, prompt: list[Message], candidates: list[str]) -> Scores:
+        """log Pr(answer + end of turn | prompt) of each candidate: eq. (5)."""
+        started = time.perf_counter()
+        prompt_ids = self._prompt_ids(prompt)
+        logprobs: dict[str, float] = {}
+        for candidate in candidates:
+            answer = self.tokenizer.encode(candidate, add_special_tokens=False) + [self.tokenizer.eos_token_id]
+            ids = self._torch.tensor([prompt_ids + answer])
+            with self._torch.no_grad():
+                log_softmax = self.lm(ids).logits[0].float().log_softmax(-1)
+            positions = range(len(prompt_ids) - 1, len(prompt_ids) - 1 + len(answer))
+            logprobs[candidate] = float(sum(log_softmax[p, t] for p, t in zip(positions, answer)))
+        return Scores(logprobs=logprobs, method="logits", prompt_tokens=len(prompt_ids), latency_s=time.perf_counter() - started)
+
+    def complete(self, messages: list[Message], max_tokens: int = 8) -> Completion:
+        """Greedy reply."""
+        started = time.perf_counter()
+        prompt_ids = self._prompt_ids(messages)
+        with self._torch.no_grad():
+            out = self.lm.generate(self._torch.tensor([prompt_ids]), max_new_tokens=max_tokens, do_sample=False)
+        new = out[0][len(prompt_ids) :].tolist()
+        return Completion(
+            text=self.tokenizer.decode(new, skip_special_tokens=True),
+            prompt_tokens=len(prompt_ids),
+            completion_tokens=len(new),
+            latency_s=time.perf_counter() - started,
+            evaluated_tokens=len(prompt_ids),
+        )

@@ -1,0 +1,148 @@
+"""`edge-icl bench backend`: decision latency with and without KV prefix reuse, and decision accuracy.
+
+On a fixed experience pool (the best example per keyword combination, filled by the
+oracle on a seeded stream) the ICL agent (Zhou et al., papers/icl-task-offloading.txt,
+III) decides a fixed stream of queries by eq. (5)-(6) with the llama-cpp backend.
+Latency: the same decisions with prefix reuse on and off, interleaved one by one so that
+both see the same machine load; reported as medians. Accuracy: how often the decision
+equals the oracle's (and the pool's decision for the same keywords), per prompt layout.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agent.backends.base import BackendUnavailable
+from agent.backends.llama_cpp import LlamaCppBackend
+from agent.cli_app import bench_app, fail, progress_bar, read_config
+from agent.experience import Keywords, PrioritizedPool
+from agent.exploration import EpsilonGreedy, EpsilonSchedule
+from agent.icl import ICLAgent, ICLSettings
+from agent.prompting import OffloadingPrompt, PromptError
+from agent.rollout import policy_generator
+from environment.config import ScenarioConfig
+from environment.offloading import DECISIONS, OffloadingEnv
+
+
+@dataclass(frozen=True)
+class Query:
+    """One request of the fixed query stream: its keywords and the oracle's action."""
+
+    keywords: Keywords
+    oracle_action: int
+
+
+def fixed_pool_and_queries(config: ScenarioConfig, seed: int, fill_steps: int, n_queries: int) -> tuple[PrioritizedPool, list[Query]]:
+    """A prioritized pool filled by the oracle over `fill_steps` requests, then the next `n_queries` requests."""
+    env = OffloadingEnv(config)
+    _, info = env.reset(seed=seed)
+    pool = PrioritizedPool(capacity=64)
+    queries: list[Query] = []
+    for step in range(fill_steps + n_queries):
+        keywords = (info["keywords"]["service_type"], info["keywords"]["token_size"])
+        action = int(info["oracle_action"])
+        if step >= fill_steps:
+            queries.append(Query(keywords, action))
+        _, reward, _, truncated, step_info = env.step(action)
+        if step < fill_steps:
+            pool.add(keywords, DECISIONS[action], reward, step_info["quality_met"], step)
+        info = step_info if not truncated else env.reset()[1]
+    return pool, queries
+
+
+def agent_on_pool(backend: LlamaCppBackend, prompt: OffloadingPrompt, pool: PrioritizedPool, settings: ICLSettings, seed: int) -> ICLAgent:
+    """An ICL agent that never explores, deciding on the fixed pool."""
+    exploration = EpsilonGreedy(EpsilonSchedule(kind="none"), policy_generator(seed, 1))
+    return ICLAgent(backend, prompt, pool, exploration, policy_generator(seed, 2), settings)
+
+
+def accuracy(agent: ICLAgent, pool: PrioritizedPool, queries: list[Query]) -> dict[str, Any]:
+    """Decision accuracy vs the oracle and vs the pool's decision for the same keywords."""
+    pooled = {e.keywords: DECISIONS.index(e.decision) for e in pool.examples()}
+    decided = [agent.decide_by_llm(q.keywords)[0] for q in queries]
+    covered = [(d, pooled[q.keywords]) for d, q in zip(decided, queries) if q.keywords in pooled]
+    return {
+        "accuracy_vs_oracle": float(np.mean([d == q.oracle_action for d, q in zip(decided, queries)])),
+        "copy_accuracy": float(np.mean([d == p for d, p in covered])) if covered else None,
+        "median_ms": float(np.median(agent.stats.llm_latency_s) * 1000),
+    }
+
+
+@bench_app.command("backend")
+def bench_backend(
+    decisions: int = typer.Option(60, min=5, help="Decisions per measurement."),
+    seed: int = typer.Option(0, help="Seed of the pool and query stream."),
+    model_path: str | None = typer.Option(None, "--model-path", help="A GGUF file (default: bundled SmolLM2-135M)."),
+    prompt: Path | None = typer.Option(None, "--prompt", help="Prompt folder (default prompts/offloading)."),
+    threads: int | None = typer.Option(None, help="llama.cpp threads (default: every core)."),
+    config: Path | None = typer.Option(None, "--config", help="YAML config of the world."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """ms and prompt tokens evaluated per decision, prefix reuse on vs off; accuracy vs the oracle."""
+    scenario = read_config(config)
+    try:
+        offloading_prompt = OffloadingPrompt(prompt, DECISIONS)
+        backend = LlamaCppBackend(model_path=model_path, n_threads=threads, seed=seed)
+    except (PromptError, BackendUnavailable) as error:
+        fail(str(error))
+    pool, queries = fixed_pool_and_queries(scenario, seed, fill_steps=400, n_queries=decisions)
+    layouts = {
+        "pool only": ICLSettings(relevant_examples=0, calibrate=False),
+        "pool only, calibrated": ICLSettings(relevant_examples=0, calibrate=True),
+        "closest example last": ICLSettings(relevant_examples=1, calibrate=False),
+        "closest example last, calibrated": ICLSettings(relevant_examples=1, calibrate=True),
+    }
+    results: dict[str, Any] = {"model": backend.model, "decisions": decisions, "pool_size": len(pool), "seed": seed}
+    with progress_bar(disable=as_json) as progress:
+        task = progress.add_task("reuse on/off", total=2 * decisions + len(layouts) * decisions)
+        default = ICLSettings()
+        agent = agent_on_pool(backend, offloading_prompt, pool, default, seed)
+        timings: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
+        for query in queries:
+            for reuse in (True, False):
+                backend.prefix_reuse = reuse
+                started = time.perf_counter()
+                rendered = agent.build_prompt(query.keywords)
+                scores = backend.score(rendered.messages, offloading_prompt.answers)
+                timings[reuse].append((time.perf_counter() - started, scores.evaluated_tokens or 0))
+                progress.advance(task)
+        backend.prefix_reuse = True
+        for reuse, label in ((True, "reuse_on"), (False, "reuse_off")):
+            results[label] = {
+                "median_ms_per_decision": float(np.median([t for t, _ in timings[reuse]]) * 1000),
+                "median_prompt_tokens_evaluated": float(np.median([n for _, n in timings[reuse]])),
+            }
+        results["latency_ratio_off_over_on"] = results["reuse_off"]["median_ms_per_decision"] / results["reuse_on"]["median_ms_per_decision"]
+        results["settings_of_latency_runs"] = {"relevant_examples": default.relevant_examples, "calibrate": default.calibrate}
+        results["accuracy"] = {}
+        for name, settings in layouts.items():
+            progress.update(task, description=name)
+            results["accuracy"][name] = accuracy(agent_on_pool(backend, offloading_prompt, pool, settings, seed), pool, queries)
+            progress.advance(task, decisions)
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+        return
+    console = Console()
+    table = Table(title=f"llama-cpp {backend.model}: {decisions} decisions, pool of {len(pool)}")
+    for column in ("prefix reuse", "median ms/decision", "median prompt tokens evaluated"):
+        table.add_column(column, justify="right")
+    for label in ("reuse_on", "reuse_off"):
+        table.add_row(label.split("_")[1], f"{results[label]['median_ms_per_decision']:.0f}", f"{results[label]['median_prompt_tokens_evaluated']:.0f}")
+    console.print(table)
+    console.print(f"latency ratio off/on: {results['latency_ratio_off_over_on']:.2f}")
+    accuracy_table = Table(title="decision accuracy on the fixed pool")
+    for column in ("prompt layout", "vs oracle", "copies pool", "median ms"):
+        accuracy_table.add_column(column, justify="right")
+    for name, row in results["accuracy"].items():
+        copy = "-" if row["copy_accuracy"] is None else f"{row['copy_accuracy']:.3f}"
+        accuracy_table.add_row(name, f"{row['accuracy_vs_oracle']:.3f}", copy, f"{row['median_ms']:.0f}")
+    console.print(accuracy_table)

@@ -1,0 +1,80 @@
+"""The openai backend against recorded cassettes of a real llama.cpp server (never the network).
+
+Recorded by `python scripts/record_cassettes.py`; replayed here with record mode "none".
+"""
+
+import json
+import math
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.backends.base import BackendUnavailable
+from agent.backends.openai_backend import OpenAIBackend
+from agent.cli import app
+from openai_cassettes import CANDIDATES, CASSETTE_DIR, MESSAGES, RECORD_BASE_URL, RUN_ARGS, SERVER_MODEL, use_cassette
+
+CASSETTES = ("openai_score.yaml", "openai_complete.yaml", "openai_run.yaml")
+
+
+def replay(name: str):
+    path = CASSETTE_DIR / name
+    if not path.is_file():
+        pytest.fail(f"missing cassette {path}: record it with python scripts/record_cassettes.py")
+    return use_cassette(name, "none")
+
+
+@pytest.fixture
+def backend() -> OpenAIBackend:
+    return OpenAIBackend(model=SERVER_MODEL, base_url=RECORD_BASE_URL, api_key="sk-replay", max_retries=0)
+
+
+def test_score_reads_first_token_logprobs(backend):
+    with replay("openai_score.yaml"):
+        scores = backend.score(MESSAGES, CANDIDATES)
+        again = backend.score(MESSAGES, CANDIDATES)  # identical prompt: a playback repeat
+    assert scores.method == "top_logprobs" and set(scores.logprobs) == set(CANDIDATES)
+    assert any(math.isfinite(v) for v in scores.logprobs.values())
+    assert scores.logprobs == again.logprobs and scores.prompt_tokens > 0
+
+
+def test_complete_returns_the_recorded_text(backend):
+    with replay("openai_complete.yaml"):
+        completion = backend.complete(MESSAGES, max_tokens=6)
+    assert completion.text and completion.completion_tokens > 0
+
+
+def test_icl_run_through_an_openai_compatible_server(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-replay")
+    with replay("openai_run.yaml"):
+        result = CliRunner().invoke(app, ["run", "--json", "--out", str(tmp_path), *RUN_ARGS])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["backend"] == "openai" and summary["model"] == SERVER_MODEL
+    assert summary["llm_calls"] == 4 and summary["steps"] == 4
+
+
+def test_an_unrecorded_request_never_reaches_the_network(backend):
+    from vcr.errors import CannotOverwriteExistingCassetteException
+
+    other = [MESSAGES[0], {"role": "user", "content": "a prompt that was never recorded"}]
+    with replay("openai_complete.yaml"), pytest.raises(Exception) as caught:
+        backend.complete(other, max_tokens=6)
+    chain, error = [], caught.value
+    while error is not None and len(chain) < 10:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    assert any(isinstance(e, CannotOverwriteExistingCassetteException) for e in chain), chain
+
+
+def test_no_key_or_authorization_is_in_any_cassette():
+    for name in CASSETTES:
+        text = (CASSETTE_DIR / name).read_text()
+        assert not re.search(r"(?i)authorization|sk-[A-Za-z0-9-]{6,}|api[-_]key", text), name
+
+
+def test_a_missing_key_says_how_to_set_it(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(BackendUnavailable, match="export OPENAI_API_KEY"):
+        OpenAIBackend(model="gpt-4o")

@@ -1,0 +1,53 @@
+"""The backend registry, `edge-icl backends`, and the backends that need optional packages."""
+
+import importlib.util
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.backends.base import BackendUnavailable
+from agent.backends.registry import BACKENDS, BackendOptions, backend_status, make_backend
+from agent.cli import app
+
+MESSAGES = [{"role": "system", "content": 'Reply "local" or "offload".'}, {"role": "user", "content": "Decision?"}]
+
+
+def test_backends_command_lists_every_backend_and_why_one_is_unusable(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    result = CliRunner().invoke(app, ["backends"])
+    assert result.exit_code == 0, result.output
+    for name in BACKENDS:
+        assert name in result.stdout
+    assert "OPENAI_API_KEY" in result.stdout
+    status = backend_status()
+    assert status["llama-cpp"] is None
+    if importlib.util.find_spec("transformers") is None:
+        assert "pip install 'edge-icl[transformers]'" in status["transformers"]
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(BackendUnavailable, match="unknown backend 'nope'"):
+        make_backend("nope", BackendOptions())
+
+
+def test_langchain_backend_parses_a_chat_model_reply():
+    pytest.importorskip("langchain_core", reason="langchain-core not installed")
+    from agent.backends.langchain_backend import LangChainBackend
+
+    backend = LangChainBackend("langchain_core.language_models.fake_chat_models:FakeListChatModel", {"responses": ["Offload."]})
+    scores = backend.score(MESSAGES, ["local", "offload"])
+    assert scores.method == "parsed" and scores.logprobs["offload"] == 0.0 and math.isinf(scores.logprobs["local"])
+    with pytest.raises(BackendUnavailable, match="module:ChatClass"):
+        LangChainBackend("no_colon_here")
+
+
+def test_transformers_backend_scores_the_bundled_model():
+    pytest.importorskip("transformers", reason="transformers is not installed (pip install 'edge-icl[transformers]')")
+    pytest.importorskip("gguf", reason="gguf is not installed (pip install 'edge-icl[transformers]')")
+    from agent.backends.transformers_backend import TransformersBackend
+
+    backend = TransformersBackend()
+    scores = backend.score(MESSAGES, ["local", "offload"])
+    assert all(math.isfinite(v) for v in scores.logprobs.values())
+    assert backend.complete(MESSAGES, max_tokens=4).text == backend.complete(MESSAGES, max_tokens=4).text

@@ -1,0 +1,76 @@
+"""Short real runs of the ICL agent through `edge-icl run` on the bundled local model."""
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from agent.backends.base import Completion
+from agent.backends.llama_cpp import LlamaCppBackend
+from agent.backends.registry import BACKENDS, BackendSpec, register_backend
+from agent.cli import app
+
+runner = CliRunner()
+SUMMARY_KEYS = ("mean_reward", "oracle_mean_reward", "decision_accuracy", "llm_calls", "parse_failures", "backend", "model")
+
+
+class ReversedReplies(LlamaCppBackend):
+    """The real llama.cpp backend whose replies come back reversed: never a decision word."""
+
+    name = "reversed-llama-cpp"
+
+    def complete(self, messages, max_tokens=8):
+        reply = super().complete(messages, max_tokens)
+        return Completion(f"?{reply.text[::-1]}", reply.prompt_tokens, reply.completion_tokens, reply.latency_s, reply.evaluated_tokens)
+
+
+def run_icl(tmp_path: Path, *args: str) -> tuple[dict, Path]:
+    result = runner.invoke(app, ["run", "--out", str(tmp_path), "--json", *args])
+    assert result.exit_code == 0, result.output
+    (folder,) = tmp_path.iterdir()
+    return json.loads(result.stdout), folder
+
+
+def transcript(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
+
+
+def test_icl_run_logs_every_llm_call_and_reports_the_summary(tmp_path):
+    summary, folder = run_icl(tmp_path, "--steps", "12", "--seed", "1", "--epsilon", "0.3", "--exploration", "constant")
+    for key in SUMMARY_KEYS:
+        assert key in summary
+    assert summary["backend"] == "llama-cpp" and summary["model"].endswith(".gguf")
+    records = transcript(folder)
+    assert len(records) == summary["llm_calls"] == 12 - summary["explored_steps"] > 0
+    assert summary["parse_failures"] == 0
+    assert len((folder / "steps.csv").read_text().splitlines()) == 13
+    first = records[0]
+    assert "prompt_stable" in first and first["prompt_variable"] and first["parsed_ok"] is True
+    assert set(first["scores"]) == {" local,", " offload,"} and first["decision"] in ("local", "offload")
+    assert first["latency_s"] > 0 and first["prompt_tokens"] >= first["evaluated_tokens"] > 0
+    steps = [r["step"] for r in records]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+
+
+def test_a_reply_that_is_not_a_decision_is_logged_counted_and_the_fallback_decides(tmp_path):
+    register_backend("reversed-llama-cpp", BackendSpec(lambda o: ReversedReplies(seed=o.seed), lambda: None, "test"))
+    try:
+        summary, folder = run_icl(
+            tmp_path, "--backend", "reversed-llama-cpp", "--decision-mode", "generate", "--exploration", "none",
+            "--fallback", "offload", "--steps", "4", "--seed", "2",
+        )
+    finally:
+        del BACKENDS["reversed-llama-cpp"]
+    assert summary["llm_calls"] == summary["parse_failures"] == 4
+    assert summary["offload_share"] == 1.0
+    for record in transcript(folder):
+        assert record["parsed_ok"] is False and record["fallback"] == "offload" and record["decision"] == "offload"
+        assert record["reply"].startswith("?")
+
+
+def test_bad_backend_and_prompt_folder_are_one_line_errors(tmp_path):
+    result = runner.invoke(app, ["run", "--backend", "gpt-17", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "unknown backend 'gpt-17'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    result = runner.invoke(app, ["run", "--prompt", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "is not a folder" in result.stderr
+    assert not list(tmp_path.iterdir())  # no run folder left behind
