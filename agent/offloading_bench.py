@@ -1,0 +1,196 @@
+"""Side-by-side offloading benchmark: every policy, several seeds, the same request streams.
+
+Zhou et al. (papers/icl-task-offloading.txt) section III-C and IV: the ICL agent, its
+two baselines (latest experience; no exploration), DQN, and the reference policies.
+Rows are appended to one tidy CSV as they are produced (one row per policy x seed x
+step), so an interrupted bench keeps every finished step and `resume` completes it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agent.rollout import policy_generator, run_policy, step_row
+from environment.config import ScenarioConfig
+from environment.offloading import OffloadingEnv
+from solvers.reference import REFERENCE_POLICIES, reference_policy
+
+ICL_POLICIES = ("icl", "icl-latest", "icl-no-explore")
+BENCH_POLICIES = (*ICL_POLICIES, "dqn", *REFERENCE_POLICIES)
+RowCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class BenchSettings:
+    """What a bench run compares; saved as `bench.json` so `--resume` repeats it exactly."""
+
+    policies: list[str]
+    seeds: list[int]
+    steps: int
+    icl_options: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing moving average; the first `window - 1` points average what exists so far."""
+    cumulative = np.cumsum(np.insert(np.asarray(values, dtype=float), 0, 0.0))
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    return (cumulative[1:] - cumulative[np.maximum(np.arange(1, len(values) + 1) - window, 0)]) / counts
+
+
+def steps_to_fraction(rewards: np.ndarray, fraction: float = 0.95, window: int | None = None) -> int:
+    """Environment steps until the moving-average reward first reaches `fraction` of the final reward.
+
+    Final reward = mean over the last half of the run; the curve is the trailing moving
+    average over `window` steps (default: a tenth of the run, at least 10). For a negative
+    final reward the threshold is final - (1 - fraction) |final|. Returns the 1-based step
+    count; the run's length if the curve never gets there.
+    """
+    rewards = np.asarray(rewards, dtype=float)
+    window = window or max(10, len(rewards) // 10)
+    final = rewards[len(rewards) // 2 :].mean()
+    threshold = final - (1.0 - fraction) * abs(final)
+    curve = moving_average(rewards, window)
+    reached = np.nonzero(curve >= threshold)[0]
+    return int(reached[0]) + 1 if len(reached) else len(rewards)
+
+
+def policy_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """The bench's metrics of one policy on one seed's run."""
+    rewards = np.array([float(r["reward"]) for r in rows])
+    quality = [int(r["quality_met"]) for r in rows if r["task_class"] == "quality-preferred"]
+    return {
+        "mean_reward_last_half": float(rewards[len(rewards) // 2 :].mean()),
+        "quality_success_rate": float(np.mean(quality)) if quality else None,
+        "mean_delay_s": float(np.mean([float(r["total_delay_s"]) for r in rows])),
+        "decision_accuracy": float(np.mean([int(r["action"]) == int(r["oracle_action"]) for r in rows])),
+        "steps_to_95": float(steps_to_fraction(rewards)),
+    }
+
+
+def aggregate(groups: dict[tuple[str, int], list[dict[str, Any]]], policies: Iterable[str]) -> dict[str, dict[str, float | None]]:
+    """Mean of each metric over the seeds of each policy, in `policies` order."""
+    table: dict[str, dict[str, float | None]] = {}
+    for policy in policies:
+        per_seed = [policy_metrics(rows) for (name, _), rows in sorted(groups.items()) if name == policy]
+        if not per_seed:
+            continue
+        table[policy] = {
+            key: (float(np.mean(values)) if (values := [m[key] for m in per_seed if m[key] is not None]) else None)
+            for key in per_seed[0]
+        }
+        table[policy]["seeds"] = len(per_seed)
+    return table
+
+
+PolicyRunner = Callable[[str, int, int, ScenarioConfig, dict[str, Any], RowCallback, Path], None]
+
+
+def run_reference_or_dqn(
+    name: str, seed: int, steps: int, scenario_config: ScenarioConfig, icl_options: dict[str, Any], on_row: RowCallback, run_dir: Path
+) -> None:
+    """Run a non-LLM policy on seed `seed`'s stream (DQN learns online on it)."""
+    if name == "dqn":
+        from solvers.dqn import train_dqn
+
+        train_dqn(scenario_config, seed, steps, on_step=lambda step, action, reward, info: on_row(step_row(step, action, reward, info)))
+        return
+    policy = reference_policy(name, policy_generator(seed))
+    run_policy(policy, OffloadingEnv(scenario_config), steps, seed, on_step=on_row)
+
+
+class BenchCSV:
+    """The tidy CSV of a bench run: read what exists, drop unfinished groups, append new rows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle = None
+        self._writer: csv.DictWriter | None = None
+
+    def load(self) -> dict[tuple[str, int], list[dict[str, Any]]]:
+        groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        if not self.path.exists():
+            return groups
+        with open(self.path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                groups.setdefault((row["policy"], int(row["seed"])), []).append(row)
+        return groups
+
+    def rewrite(self, groups: dict[tuple[str, int], list[dict[str, Any]]]) -> None:
+        """Keep only `groups` (the finished ones) in the file."""
+        rows = [row for key in sorted(groups) for row in groups[key]]
+        self.path.unlink(missing_ok=True)
+        for row in rows:
+            self.append(row)
+
+    def append(self, row: dict[str, Any]) -> None:
+        if self._writer is None:
+            exists = self.path.exists() and self.path.stat().st_size > 0
+            self._handle = open(self.path, "a", newline="")
+            self._writer = csv.DictWriter(self._handle, fieldnames=list(row))
+            if not exists:
+                self._writer.writeheader()
+        self._writer.writerow(row)
+        self._handle.flush()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        self._handle, self._writer = None, None
+
+
+def save_settings(run_dir: Path, settings: BenchSettings) -> None:
+    (run_dir / "bench.json").write_text(json.dumps(asdict(settings), indent=2) + "\n")
+
+
+def load_settings(run_dir: Path) -> BenchSettings:
+    path = run_dir / "bench.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} holds no bench.json: not a bench run folder")
+    return BenchSettings(**json.loads(path.read_text()))
+
+
+def run_bench(
+    run_dir: Path,
+    settings: BenchSettings,
+    scenario_config: ScenarioConfig,
+    runners: dict[str, PolicyRunner],
+    on_group_start: Callable[[str, int], None] | None = None,
+    on_row: RowCallback | None = None,
+) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """Run every (policy, seed) group not finished yet in `run_dir`; return all groups.
+
+    `runners[name]` runs one policy; rows are tagged with policy and seed and appended to
+    `steps.csv` one by one.
+    """
+    table = BenchCSV(run_dir / "steps.csv")
+    groups = {key: rows for key, rows in table.load().items() if len(rows) == settings.steps}
+    table.rewrite(groups)
+    try:
+        for seed in settings.seeds:
+            for name in settings.policies:
+                if (name, seed) in groups:
+                    continue
+                if on_group_start is not None:
+                    on_group_start(name, seed)
+                produced: list[dict[str, Any]] = []
+
+                def record(row: dict[str, Any], name: str = name, seed: int = seed, produced: list = produced) -> None:
+                    tagged = {"policy": name, "seed": seed, **row}
+                    table.append(tagged)
+                    produced.append({k: str(v) for k, v in tagged.items()})
+                    if on_row is not None:
+                        on_row(tagged)
+
+                runners[name](name, seed, settings.steps, scenario_config, settings.icl_options, record, run_dir)
+                groups[(name, seed)] = produced
+    finally:
+        table.close()
+    return groups
