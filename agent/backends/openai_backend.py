@@ -21,6 +21,7 @@ from agent.backends.base import BackendError, BackendUnavailable, Completion, Me
 from agent.prompting import parse_decision
 
 TOP_LOGPROBS = 20
+SCORE_MAX_TOKENS = 16
 
 
 class OpenAIBackend:
@@ -67,7 +68,7 @@ class OpenAIBackend:
         extra: dict[str, Any] = {"logprobs": True, "top_logprobs": TOP_LOGPROBS} if logprobs else {}
         try:
             return self.client.chat.completions.create(
-                model=self.model, messages=list(messages), max_tokens=max_tokens, temperature=0.0, seed=self.seed, **extra
+                model=self.model, messages=without_prefill(messages), max_tokens=max_tokens, temperature=0.0, seed=self.seed, **extra
             )
         except self._openai.APIStatusError as error:
             raise BackendError(f"openai backend: HTTP {error.status_code} from {self.base_url or 'api.openai.com'} after retries: {error.message}") from None
@@ -90,7 +91,8 @@ class OpenAIBackend:
     def score(self, prompt: list[Message], candidates: list[str]) -> Scores:
         """First-token log-probabilities of each candidate from top_logprobs; else a parsed reply."""
         started = time.perf_counter()
-        reply = self._chat(prompt, 4, logprobs=True)
+        # Room for a short sentence: a chat model may name the decision after a few words.
+        reply = self._chat(prompt, SCORE_MAX_TOKENS, logprobs=True)
         usage = reply.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
         content = reply.choices[0].logprobs.content if reply.choices[0].logprobs else None
@@ -100,13 +102,27 @@ class OpenAIBackend:
             logprobs = {c: _first_token_logprob(c, top) for c in candidates}
             method = "top_logprobs"
         if not content or not any(math.isfinite(v) for v in logprobs.values()):
-            chosen = parse_decision(reply.choices[0].message.content or "", tuple(candidates))
+            chosen = parse_decision(reply.choices[0].message.content or "", tuple(_bare(c) for c in candidates))
             logprobs = {c: (0.0 if i == chosen else -math.inf) for i, c in enumerate(candidates)}
             method = "parsed" if not content else "top_logprobs, none matched: parsed"
         return Scores(logprobs=logprobs, method=method, prompt_tokens=prompt_tokens, latency_s=time.perf_counter() - started)
 
 
+def without_prefill(messages: list[Message]) -> list[Message]:
+    """Chat APIs start a new assistant turn after the last message, so an assistant prefill
+    (the query line the reply should complete) is moved to the end of the user's turn."""
+    if len(messages) < 2 or messages[-1]["role"] != "assistant" or messages[-2]["role"] != "user":
+        return list(messages)
+    user = messages[-2]
+    return [*messages[:-2], {"role": "user", "content": f"{user['content']}\n{messages[-1]['content']}"}]
+
+
+def _bare(text: str) -> str:
+    """A candidate or token without surrounding spaces and punctuation, lower case (" Local," -> "local")."""
+    return text.strip().strip(".,;:!?\"'()[]*`").lower()
+
+
 def _first_token_logprob(candidate: str, top: dict[str, float]) -> float:
     """Log-prob mass of the top tokens that begin the candidate (case and spaces ignored)."""
-    matches = [lp for token, lp in top.items() if token.strip() and candidate.lower().startswith(token.strip().lower())]
+    matches = [lp for token, lp in top.items() if _bare(token) and _bare(candidate).startswith(_bare(token))]
     return math.log(sum(math.exp(lp) for lp in matches)) if matches else -math.inf
