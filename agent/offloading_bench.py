@@ -49,17 +49,18 @@ def steps_to_fraction(rewards: np.ndarray, fraction: float = 0.95, window: int |
     """Environment steps until the moving-average reward first reaches `fraction` of the final reward.
 
     Final reward = mean over the last half of the run; the curve is the trailing moving
-    average over `window` steps (default: a tenth of the run, at least 10). For a negative
+    average over `window` steps (default: a tenth of the run, at least 10), read only
+    where the window is full, so a lucky first few steps do not count. For a negative
     final reward the threshold is final - (1 - fraction) |final|. Returns the 1-based step
-    count; the run's length if the curve never gets there.
+    count (at least `window`); the run's length if the curve never gets there.
     """
     rewards = np.asarray(rewards, dtype=float)
-    window = window or max(10, len(rewards) // 10)
+    window = min(window or max(10, len(rewards) // 10), len(rewards))
     final = rewards[len(rewards) // 2 :].mean()
     threshold = final - (1.0 - fraction) * abs(final)
-    curve = moving_average(rewards, window)
+    curve = moving_average(rewards, window)[window - 1 :]
     reached = np.nonzero(curve >= threshold)[0]
-    return int(reached[0]) + 1 if len(reached) else len(rewards)
+    return int(reached[0]) + window if len(reached) else len(rewards)
 
 
 def policy_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:

@@ -19,7 +19,10 @@ def test_steps_to_95_finds_the_first_step_the_curve_gets_there():
     rewards = np.concatenate([np.zeros(20), np.full(80, 10.0)])
     # window 10: the moving average first reaches 9.5 when all 10 values are 10 -> step 30
     assert steps_to_fraction(rewards, window=10) == 30
-    assert steps_to_fraction(np.full(50, 4.0), window=10) == 1
+    # a flat curve is there as soon as the first window is full
+    assert steps_to_fraction(np.full(50, 4.0), window=10) == 10
+    # a lucky start does not count: the first full window averages below the threshold
+    assert steps_to_fraction(np.concatenate([[50.0], np.zeros(9), np.full(90, 10.0)]), window=10) == 20
     # negative final reward: threshold final - 5% |final|
     assert steps_to_fraction(np.concatenate([np.full(10, -100.0), np.full(90, -10.0)]), window=1) == 11
 
