@@ -61,7 +61,6 @@ def bench_matching(
         try:
             rows = collect(heuristic_rows(config, seed, runs), on_row("runs.csv"))
             heuristics_s = time.perf_counter() - started
-            folder.close()
             gap_rows = collect(heuristic_rows(GAP_CONFIG, seed, gap_runs, with_optimum=True), on_row("gap.csv"))
         finally:
             folder.close()

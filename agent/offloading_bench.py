@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from agent.rollout import policy_generator, run_policy, step_row
+from agent.run_folder import CsvAppender
 from environment.config import ScenarioConfig
 from environment.offloading import OffloadingEnv
 from solvers.reference import REFERENCE_POLICIES, reference_policy
@@ -112,8 +113,7 @@ class BenchCSV:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._handle = None
-        self._writer: csv.DictWriter | None = None
+        self._appender = CsvAppender(path)
 
     def load(self) -> dict[tuple[str, int], list[dict[str, Any]]]:
         groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -127,24 +127,16 @@ class BenchCSV:
     def rewrite(self, groups: dict[tuple[str, int], list[dict[str, Any]]]) -> None:
         """Keep only `groups` (the finished ones) in the file."""
         rows = [row for key in sorted(groups) for row in groups[key]]
+        self._appender.close()
         self.path.unlink(missing_ok=True)
         for row in rows:
             self.append(row)
 
     def append(self, row: dict[str, Any]) -> None:
-        if self._writer is None:
-            exists = self.path.exists() and self.path.stat().st_size > 0
-            self._handle = open(self.path, "a", newline="")
-            self._writer = csv.DictWriter(self._handle, fieldnames=list(row))
-            if not exists:
-                self._writer.writeheader()
-        self._writer.writerow(row)
-        self._handle.flush()
+        self._appender.append(row)
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-        self._handle, self._writer = None, None
+        self._appender.close()
 
 
 def save_settings(run_dir: Path, settings: BenchSettings) -> None:

@@ -20,6 +20,31 @@ def run_name(problem: str, policy: str, seed: int) -> str:
     return f"{problem}__{policy}__{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+class CsvAppender:
+    """One CSV file written row by row: appended to, the header written when the file is new or empty."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: TextIO | None = None
+        self._writer: csv.DictWriter | None = None
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Append `row` (its keys are the header) and flush it to disk."""
+        if self._writer is None:
+            is_new = not self.path.exists() or self.path.stat().st_size == 0
+            self._handle = open(self.path, "a", newline="")
+            self._writer = csv.DictWriter(self._handle, fieldnames=list(row))
+            if is_new:
+                self._writer.writeheader()
+        self._writer.writerow(row)
+        self._handle.flush()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        self._handle, self._writer = None, None
+
+
 class RunFolder:
     """Files of one run under `root/name`; rows are flushed to disk one by one.
 
@@ -37,8 +62,7 @@ class RunFolder:
             path = Path(root) / f"{name}-{suffix}"
         path.mkdir(parents=True)
         self.path = path
-        self._csv_file: TextIO | None = None
-        self._csv: csv.DictWriter | None = None
+        self._csv: dict[str, CsvAppender] = {}
         self._jsonl: dict[str, TextIO] = {}
 
     def write_config(self, config: dict[str, Any]) -> None:
@@ -46,13 +70,11 @@ class RunFolder:
         (self.path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
     def append_row(self, row: dict[str, Any], filename: str = "steps.csv") -> None:
-        """Append one row to the CSV, writing the header with the first row."""
-        if self._csv is None:
-            self._csv_file = open(self.path / filename, "w", newline="")
-            self._csv = csv.DictWriter(self._csv_file, fieldnames=list(row))
-            self._csv.writeheader()
-        self._csv.writerow(row)
-        self._csv_file.flush()
+        """Append one row to the CSV `filename`, writing its header with its first row."""
+        appender = self._csv.get(filename)
+        if appender is None:
+            appender = self._csv[filename] = CsvAppender(self.path / filename)
+        appender.append(row)
 
     def append_jsonl(self, filename: str, record: dict[str, Any]) -> None:
         """Append one JSON record (e.g. an LLM call to `transcript.jsonl`), flushed at once."""
@@ -68,8 +90,8 @@ class RunFolder:
 
     def close(self) -> None:
         """Close every open file."""
-        if self._csv_file is not None:
-            self._csv_file.close()
+        for appender in self._csv.values():
+            appender.close()
         for handle in self._jsonl.values():
             handle.close()
-        self._csv_file, self._csv, self._jsonl = None, None, {}
+        self._csv, self._jsonl = {}, {}

@@ -12,10 +12,8 @@ written as CSV (row by row, as it is computed) beside its PNG under one run fold
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
-from typing import Any, TextIO
 
 import matplotlib
 
@@ -34,28 +32,6 @@ from solvers.dashf import DashfSettings, MethodResult, dashf  # noqa: E402
 WEIGHTS = [(0.1, 0.009), (0.3, 0.007), (0.5, 0.005), (0.7, 0.003), (0.9, 0.001)]  # Fig. 3(c); (0.1, 0.009) and (0.5, 0.005) are named in V-E
 
 
-class CsvFiles:
-    """Several CSV files in one folder, each written and flushed row by row."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._files: dict[str, tuple[TextIO, csv.DictWriter]] = {}
-
-    def row(self, name: str, row: dict[str, Any]) -> None:
-        if name not in self._files:
-            handle = open(self.folder / name, "w", newline="")
-            writer = csv.DictWriter(handle, fieldnames=list(row))
-            writer.writeheader()
-            self._files[name] = (handle, writer)
-        handle, writer = self._files[name]
-        writer.writerow(row)
-        handle.flush()
-
-    def close(self) -> None:
-        for handle, _ in self._files.values():
-            handle.close()
-
-
 def run_all(config: AdapterTrainingConfig, seed: int, settings: DashfSettings, methods: tuple[str, ...] = METHODS) -> dict[str, MethodResult]:
     """Every method on the instance of `seed` (RUCAA draws from the same generator after the instance)."""
     rng = np.random.default_rng(seed)
@@ -63,7 +39,7 @@ def run_all(config: AdapterTrainingConfig, seed: int, settings: DashfSettings, m
     return {name: run_method(name, instance, rng, settings) for name in methods}
 
 
-def figure2(topologies: list[tuple[int, int]], seed: int, settings: DashfSettings, files: CsvFiles, out: Path, advance) -> None:
+def figure2(topologies: list[tuple[int, int]], seed: int, settings: DashfSettings, files: RunFolder, out: Path, advance) -> None:
     """Fig. 2(a)-(c): objective of AO part 1 and 2 along the run, and y per Dinkelbach iteration."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for users, servers in topologies:
@@ -74,13 +50,13 @@ def figure2(topologies: list[tuple[int, int]], seed: int, settings: DashfSetting
             p1, p2 = record.steps["ao_part1"], record.steps["ao_part2"]
             best = max(p1.objectives)
             part1.append(best)
-            files.row("fig2_convergence.csv", {"users": users, "servers": servers, "iteration": record.iteration, "series": "ao_part1_objective", "inner": 0, "value": best})
-            files.row("fig2_convergence.csv", {"users": users, "servers": servers, "iteration": record.iteration, "series": "ao_part1_sdr_bound", "inner": 0, "value": p1.bound})
+            files.append_row({"users": users, "servers": servers, "iteration": record.iteration, "series": "ao_part1_objective", "inner": 0, "value": best}, "fig2_convergence.csv")
+            files.append_row({"users": users, "servers": servers, "iteration": record.iteration, "series": "ao_part1_sdr_bound", "inner": 0, "value": p1.bound}, "fig2_convergence.csv")
             for inner, value in enumerate(p2.objectives):
-                files.row("fig2_convergence.csv", {"users": users, "servers": servers, "iteration": record.iteration, "series": "ao_part2_objective", "inner": inner, "value": value})
+                files.append_row({"users": users, "servers": servers, "iteration": record.iteration, "series": "ao_part2_objective", "inner": inner, "value": value}, "fig2_convergence.csv")
         for i, y in enumerate(result.y_history):
-            files.row("fig2_convergence.csv", {"users": users, "servers": servers, "iteration": i, "series": "dashf_y", "inner": 0, "value": y})
-        files.row("fig2_timing.csv", {"users": users, "servers": servers, "iterations": result.iterations, "wall_s": result.wall_s, "scr": result.evaluation.scr, "feasible": result.feasible})
+            files.append_row({"users": users, "servers": servers, "iteration": i, "series": "dashf_y", "inner": 0, "value": y}, "fig2_convergence.csv")
+        files.append_row({"users": users, "servers": servers, "iterations": result.iterations, "wall_s": result.wall_s, "scr": result.evaluation.scr, "feasible": result.feasible}, "fig2_timing.csv")
         iterations = range(1, len(part1) + 1)
         line = axes[0].plot(iterations, part1, "o-", label=f"{label} rounded")[0]
         axes[0].plot(iterations, [r.steps["ao_part1"].bound for r in result.records], "x--", color=line.get_color(), label=f"{label} SDR bound")
@@ -104,14 +80,14 @@ def figure2(topologies: list[tuple[int, int]], seed: int, settings: DashfSetting
     plt.close(fig)
 
 
-def figure3a(seeds: list[int], settings: DashfSettings, files: CsvFiles, out: Path, advance) -> None:
+def figure3a(seeds: list[int], settings: DashfSettings, files: RunFolder, out: Path, advance) -> None:
     """Fig. 3(a): mean T_total, E_total and SCR of the five methods over seeds."""
     rows: dict[str, list[dict[str, float]]] = {name: [] for name in METHODS}
     for seed in seeds:
         for name, result in run_all(adapter_training_config(), seed, settings).items():
             summary = result.summary()
             rows[name].append(summary)
-            files.row("fig3a_methods.csv", {"seed": seed, "method": name, **summary})
+            files.append_row({"seed": seed, "method": name, **summary}, "fig3a_methods.csv")
         advance()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for ax, key, title in zip(axes, ("time_s", "energy_j", "scr"), ("T_total (s)", "E_total (J)", "SCR")):
@@ -123,7 +99,7 @@ def figure3a(seeds: list[int], settings: DashfSettings, files: CsvFiles, out: Pa
     plt.close(fig)
 
 
-def figure3b(seeds: list[int], bandwidths_mhz: list[float], settings: DashfSettings, files: CsvFiles, out: Path, advance) -> None:
+def figure3b(seeds: list[int], bandwidths_mhz: list[float], settings: DashfSettings, files: RunFolder, out: Path, advance) -> None:
     """Fig. 3(b): SCR of the five methods as b_max grows."""
     scr: dict[str, list[float]] = {name: [] for name in METHODS}
     for mhz in bandwidths_mhz:
@@ -131,7 +107,7 @@ def figure3b(seeds: list[int], bandwidths_mhz: list[float], settings: DashfSetti
         for seed in seeds:
             for name, result in run_all(adapter_training_config(b_max_hz=mhz * 1e6), seed, settings).items():
                 per_seed[name].append(result.evaluation.scr)
-                files.row("fig3b_bandwidth.csv", {"b_max_mhz": mhz, "seed": seed, "method": name, **result.summary()})
+                files.append_row({"b_max_mhz": mhz, "seed": seed, "method": name, **result.summary()}, "fig3b_bandwidth.csv")
             advance()
         for name in METHODS:
             scr[name].append(float(np.mean(per_seed[name])))
@@ -146,7 +122,7 @@ def figure3b(seeds: list[int], bandwidths_mhz: list[float], settings: DashfSetti
     plt.close(fig)
 
 
-def figure3c(seeds: list[int], settings: DashfSettings, files: CsvFiles, out: Path, advance) -> None:
+def figure3c(seeds: list[int], settings: DashfSettings, files: RunFolder, out: Path, advance) -> None:
     """Fig. 3(c): DASHF's T_total, E_total and SCR for each (omega_t, omega_e)."""
     means = []
     for omega_t, omega_e in WEIGHTS:
@@ -154,7 +130,7 @@ def figure3c(seeds: list[int], settings: DashfSettings, files: CsvFiles, out: Pa
         for seed in seeds:
             result = run_all(adapter_training_config(omega_t=omega_t, omega_e=omega_e), seed, settings, ("DASHF",))["DASHF"]
             rows.append(result.summary())
-            files.row("fig3c_weights.csv", {"omega_t": omega_t, "omega_e": omega_e, "seed": seed, **result.summary()})
+            files.append_row({"omega_t": omega_t, "omega_e": omega_e, "seed": seed, **result.summary()}, "fig3c_weights.csv")
             advance()
         means.append([np.mean([r[k] for r in rows]) for k in ("time_s", "energy_j", "scr")])
     labels = [f"({t}, {e})" for t, e in WEIGHTS]
@@ -181,22 +157,20 @@ def main(
     folder = RunFolder(out, run_name("adapter-training", "reproduce-dashf", seed))
     folder.write_config({"seeds": seed_list, "topologies": topologies, "bandwidths_mhz": bandwidths, "weights": WEIGHTS,
                          "problem": adapter_training_config().model_dump(mode="json"), "dashf": settings.model_dump(mode="json")})
-    files = CsvFiles(folder.path)
     total = len(topologies) + len(seed_list) * (1 + len(bandwidths) + len(WEIGHTS))
     try:
         with progress_bar() as progress:
             task = progress.add_task("reproduce DASHF figures", total=total)
             advance = lambda: progress.advance(task)  # noqa: E731
             progress.update(task, description="Fig. 2 convergence")
-            figure2(topologies, seed, settings, files, folder.path, advance)
+            figure2(topologies, seed, settings, folder, folder.path, advance)
             progress.update(task, description="Fig. 3(a) methods")
-            figure3a(seed_list, settings, files, folder.path, advance)
+            figure3a(seed_list, settings, folder, folder.path, advance)
             progress.update(task, description="Fig. 3(b) bandwidth")
-            figure3b(seed_list, bandwidths, settings, files, folder.path, advance)
+            figure3b(seed_list, bandwidths, settings, folder, folder.path, advance)
             progress.update(task, description="Fig. 3(c) weights")
-            figure3c(seed_list, settings, files, folder.path, advance)
+            figure3c(seed_list, settings, folder, folder.path, advance)
     finally:
-        files.close()
         folder.close()
     err_console.print(f"run folder: {folder.path}")
 

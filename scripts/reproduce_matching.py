@@ -103,7 +103,6 @@ def main(
                     point = {"x": mean, "solver": solver, "runs": runs, **values}
                     points.append(point)
                     folder.append_row(point, f"{name}.csv")
-            folder.close()
             plot(folder.path / f"{name}.png", x_label, points, metrics)
     err_console.print(f"{len(wanted)} figures, {runs} runs per point, {time.perf_counter() - started:.1f} s: {folder.path}")
 
