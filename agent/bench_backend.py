@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,12 +78,25 @@ def accuracy(agent: ICLAgent, pool: PrioritizedPool, queries: list[Query]) -> di
     }
 
 
+def mean_accuracy(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Accuracies averaged over the pools, with each pool's own numbers."""
+    copies = [r["copy_accuracy"] for r in per_seed.values() if r["copy_accuracy"] is not None]
+    return {
+        "accuracy_vs_oracle": float(np.mean([r["accuracy_vs_oracle"] for r in per_seed.values()])),
+        "copy_accuracy": float(np.mean(copies)) if copies else None,
+        "median_ms": float(np.median([r["median_ms"] for r in per_seed.values()])),
+        "per_seed": {str(s): r for s, r in per_seed.items()},
+    }
+
+
 @bench_app.command("backend")
 def bench_backend(
     decisions: int = typer.Option(60, min=5, help="Decisions per measurement."),
-    seed: int = typer.Option(0, help="Seed of the pool and query stream."),
+    seed: int = typer.Option(0, help="Seed of the pool and query stream (the first one with --seeds)."),
+    seeds: int = typer.Option(3, min=1, help="Pools (seeds seed, seed+1, ...) the accuracy is measured on; latency uses the first."),
     model_path: str | None = typer.Option(None, "--model-path", help="A GGUF file (default: bundled SmolLM2-135M)."),
     prompt: Path | None = typer.Option(None, "--prompt", help="Prompt folder (default prompts/offloading)."),
+    weights: str | None = typer.Option(None, "--weights", help="f16 (default for the bundled model) | shipped (the GGUF as is)."),
     threads: int | None = typer.Option(None, help="llama.cpp threads (default: every core)."),
     config: Path | None = typer.Option(None, "--config", help="YAML config of the world."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
@@ -91,19 +105,25 @@ def bench_backend(
     scenario = read_config(config)
     try:
         offloading_prompt = OffloadingPrompt(prompt, DECISIONS)
-        backend = LlamaCppBackend(model_path=model_path, n_threads=threads, seed=seed)
+        backend = LlamaCppBackend(model_path=model_path, n_threads=threads, seed=seed, weights=weights)
     except (PromptError, BackendUnavailable) as error:
         fail(str(error))
-    pool, queries = fixed_pool_and_queries(scenario, seed, fill_steps=400, n_queries=decisions)
-    layouts = {
-        "pool only": ICLSettings(relevant_examples=0, calibrate=False),
-        "pool only, calibrated": ICLSettings(relevant_examples=0, calibrate=True),
-        "closest example last": ICLSettings(relevant_examples=1, calibrate=False),
-        "closest example last, calibrated": ICLSettings(relevant_examples=1, calibrate=True),
+    stream_seeds = list(range(seed, seed + seeds))
+    streams = {k: fixed_pool_and_queries(scenario, k, fill_steps=400, n_queries=decisions) for k in stream_seeds}
+    pool, queries = streams[seed]
+    # prompt layouts, each as settings for a pool of n examples
+    layouts: dict[str, Callable[[int], ICLSettings]] = {
+        "pool only": lambda n: ICLSettings(relevant_examples=0, calibrate=False),
+        "pool only, calibrated": lambda n: ICLSettings(relevant_examples=0, calibrate=True),
+        "closest example last": lambda n: ICLSettings(relevant_examples=1, calibrate=False),
+        "closest example last, calibrated": lambda n: ICLSettings(relevant_examples=1, calibrate=True),
+        "half the pool drawn per decision, closest last, calibrated": lambda n: ICLSettings(pool_sample=max(1, n // 2)),
     }
-    results: dict[str, Any] = {"model": backend.model, "decisions": decisions, "pool_size": len(pool), "seed": seed}
+    results: dict[str, Any] = {
+        "model": backend.model, "decisions": decisions, "pool_size": len(pool), "seed": seed, "accuracy_seeds": stream_seeds,
+    }
     with progress_bar(disable=as_json) as progress:
-        task = progress.add_task("reuse on/off", total=2 * decisions + len(layouts) * decisions)
+        task = progress.add_task("reuse on/off", total=2 * decisions + len(layouts) * seeds * decisions)
         default = ICLSettings()
         agent = agent_on_pool(backend, offloading_prompt, pool, default, seed)
         timings: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
@@ -124,10 +144,14 @@ def bench_backend(
         results["latency_ratio_off_over_on"] = results["reuse_off"]["median_ms_per_decision"] / results["reuse_on"]["median_ms_per_decision"]
         results["settings_of_latency_runs"] = {"relevant_examples": default.relevant_examples, "calibrate": default.calibrate}
         results["accuracy"] = {}
-        for name, settings in layouts.items():
+        for name, layout in layouts.items():
             progress.update(task, description=name)
-            results["accuracy"][name] = accuracy(agent_on_pool(backend, offloading_prompt, pool, settings, seed), pool, queries)
-            progress.advance(task, decisions)
+            per_seed = {}
+            for pool_seed, (seed_pool, seed_queries) in streams.items():
+                deciding = agent_on_pool(backend, offloading_prompt, seed_pool, layout(len(seed_pool)), pool_seed)
+                per_seed[pool_seed] = accuracy(deciding, seed_pool, seed_queries)
+                progress.advance(task, decisions)
+            results["accuracy"][name] = mean_accuracy(per_seed)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
         return
@@ -139,10 +163,11 @@ def bench_backend(
         table.add_row(label.split("_")[1], f"{results[label]['median_ms_per_decision']:.0f}", f"{results[label]['median_prompt_tokens_evaluated']:.0f}")
     console.print(table)
     console.print(f"latency ratio off/on: {results['latency_ratio_off_over_on']:.2f}")
-    accuracy_table = Table(title="decision accuracy on the fixed pool")
-    for column in ("prompt layout", "vs oracle", "copies pool", "median ms"):
+    accuracy_table = Table(title=f"decision accuracy on fixed pools, mean over seeds {', '.join(map(str, stream_seeds))}")
+    for column in ("prompt layout", "vs oracle", "per seed", "copies pool", "median ms"):
         accuracy_table.add_column(column, justify="right")
     for name, row in results["accuracy"].items():
         copy = "-" if row["copy_accuracy"] is None else f"{row['copy_accuracy']:.3f}"
-        accuracy_table.add_row(name, f"{row['accuracy_vs_oracle']:.3f}", copy, f"{row['median_ms']:.0f}")
+        each = " ".join(f"{r['accuracy_vs_oracle']:.2f}" for r in row["per_seed"].values())
+        accuracy_table.add_row(name, f"{row['accuracy_vs_oracle']:.3f}", each, copy, f"{row['median_ms']:.0f}")
     console.print(accuracy_table)

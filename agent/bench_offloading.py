@@ -56,6 +56,7 @@ def offloading(
     backend: str = typer.Option("llama-cpp", help="LLM backend of the ICL policies (see `edge-icl backends`)."),
     model: str | None = typer.Option(None, help="Model name for the openai / transformers / langchain backends."),
     model_path: Path | None = typer.Option(None, help="GGUF file for llama-cpp (default: bundled SmolLM2-135M)."),
+    weights: str | None = typer.Option(None, "--weights", help="llama-cpp: f16 (default for the bundled model) | shipped (the GGUF as is)."),
     base_url: str | None = typer.Option(None, help="OpenAI-compatible server URL (openai backend)."),
     config: Path | None = typer.Option(None, "--config", help="YAML scenario config."),
     out: Path = typer.Option(Path("runs"), help="Parent folder of the bench's run folder."),
@@ -80,7 +81,8 @@ def offloading(
         if unknown:
             fail(f"--policies: unknown {', '.join(unknown)}; choose from {', '.join(BENCH_POLICIES)}")
         world = read_config(config)
-        icl_options = {"backend": backend, "model": model, "model_path": str(model_path) if model_path else None, "base_url": base_url}
+        icl_options = {"backend": backend, "model": model, "model_path": str(model_path) if model_path else None,
+                       "weights": weights, "base_url": base_url}
         settings = BenchSettings(
             policies=chosen,
             seeds=list(range(seed, seed + seeds)),

@@ -64,6 +64,7 @@ def run(
     backend: str = typer.Option("llama-cpp", help="ICL: LLM backend (see `edge-icl backends`)."),
     model: str | None = typer.Option(None, help="ICL: model name (openai: gpt-4o; langchain: module:ChatClass)."),
     model_path: str | None = typer.Option(None, "--model-path", help="ICL: a GGUF file (llama-cpp) or model folder (transformers)."),
+    weights: str | None = typer.Option(None, "--weights", help="ICL, llama-cpp: f16 (an F16 copy, faster on CPUs) | shipped (the GGUF as is); default f16 for the bundled model, shipped for --model-path."),
     base_url: str | None = typer.Option(None, "--base-url", help="ICL: an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
     prompt: Path | None = typer.Option(None, "--prompt", help="ICL: a prompt folder (default prompts/offloading)."),
     pool: str = typer.Option("prioritized", help="ICL: experience pool, prioritized (III-B) | latest (baseline 1)."),
@@ -74,6 +75,7 @@ def run(
     fallback: str = typer.Option("random", help="ICL: decision when a reply names none: random | local | offload."),
     closest: int = typer.Option(1, min=0, help="ICL: closest pool examples repeated next to the query, the best last."),
     calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="ICL: subtract each answer's score under a content-free query (score mode)."),
+    pool_sample: int = typer.Option(0, "--pool-sample", min=0, help="ICL: show this many pool examples, drawn afresh per decision (0: the whole pool; no KV reuse)."),
 ) -> None:
     """Run a policy on the edge-cloud offloading problem (ICL paper, eq. 4 and 10).
 
@@ -86,9 +88,10 @@ def run(
     config_dump: dict[str, Any] = scenario_config.model_dump(mode="json")
     folder: RunFolder | None = None
     choices = ICLChoices(
-        backend=backend, model=model, model_path=model_path, base_url=base_url, prompt=str(prompt) if prompt else None,
+        backend=backend, model=model, model_path=model_path, weights=weights, base_url=base_url, prompt=str(prompt) if prompt else None,
         pool=pool, pool_size=pool_size, exploration=exploration, epsilon=epsilon, decision_mode=decision_mode,
         fallback=fallback, relevant_examples=closest, calibrate=calibrate,
+        pool_sample=pool_sample,
     )
     if policy == "icl":
         try:  # built before the run folder: bad input leaves no folder behind

@@ -40,6 +40,10 @@ class ICLSettings:
     relevant_examples: closest pool examples repeated next to the query (best last).
     calibrate: subtract each answer's score under a content-free query (score mode).
     max_tokens: reply length in generate mode.
+    pool_sample: show this many pool examples, drawn afresh for each decision (in pool
+        order), so the prompt does not collapse onto a few examples; 0 shows the whole
+        pool. The closest examples come from the whole pool. A drawn subset changes the
+        prompt's stable part, so it costs the KV-cache reuse (and, calibrated, a second call).
     """
 
     decision_mode: str = "score"
@@ -47,8 +51,11 @@ class ICLSettings:
     relevant_examples: int = 1
     calibrate: bool = True
     max_tokens: int = 6
+    pool_sample: int = 0
 
     def __post_init__(self) -> None:
+        if self.pool_sample < 0:
+            raise ValueError(f"pool sample must be 0 (whole pool) or positive, got {self.pool_sample}")
         if self.decision_mode not in DECISION_MODES:
             raise ValueError(f"unknown decision mode {self.decision_mode!r}; choose one of {', '.join(DECISION_MODES)}")
         if self.fallback not in FALLBACKS:
@@ -82,9 +89,10 @@ class ICLAgent:
     prompt: the prompt templates.
     pool: prioritized (III-B) or latest (baseline 1) experience pool.
     exploration: epsilon-greedy with its schedule (kind "none" = baseline 2).
-    rng: the agent's own generator (fallback draws).
+    rng: the agent's own generator (fallback and pool-sample draws).
     settings: decision mode, fallback, prompt layout.
-    transcript: called with one record per LLM call (RunFolder.append_jsonl).
+    transcript: called with one record per step (RunFolder.append_jsonl): the LLM call's
+        record, or for an explored step its random decision and no call.
     """
 
     name = "icl"
@@ -113,25 +121,38 @@ class ICLAgent:
         self._calibration: dict[str, dict[str, float]] = {}
 
     # --- the LLM call -----------------------------------------------------------------
-    def build_prompt(self, keywords: Keywords) -> RenderedPrompt:
-        """D, the pool (stable part) and the closest examples and x (variable part)."""
+    def shown_examples(self) -> list[Experience]:
+        """The pool examples the next prompt shows: all, or a fresh draw of `pool_sample` in pool order."""
         examples = self.pool.examples()
-        return self.prompt.render(examples, most_relevant(examples, keywords, self.settings.relevant_examples), keywords)
+        k = self.settings.pool_sample
+        if 0 < k < len(examples):
+            chosen = np.sort(self.rng.choice(len(examples), size=k, replace=False))
+            examples = [examples[i] for i in chosen]
+        return examples
 
-    def _content_free_scores(self, rendered: RenderedPrompt) -> dict[str, float]:
+    def build_prompt(self, keywords: Keywords, shown: list[Experience] | None = None) -> RenderedPrompt:
+        """D, the shown pool examples (stable part) and the closest examples and x (variable part)."""
+        closest = most_relevant(self.pool.examples(), keywords, self.settings.relevant_examples)
+        return self.prompt.render(self.pool.examples() if shown is None else shown, closest, keywords)
+
+    def _content_free_scores(self, rendered: RenderedPrompt, shown: list[Experience]) -> tuple[dict[str, float], float]:
+        """Each answer's score under a content-free query with the same shown pool, and the seconds it took (0 when cached)."""
         cached = self._calibration.get(rendered.stable_hash)
-        if cached is None:
-            # The same layout with no content: a content-free closest example when the
-            # prompt shows closest examples, so both prompts differ only in their content.
-            placeholder = Experience(CONTENT_FREE, "N/A", math.nan, "N/A", -1)
-            relevant = [placeholder] * min(self.settings.relevant_examples, len(self.pool.examples()))
-            free = self.prompt.render(self.pool.examples(), relevant, CONTENT_FREE)
-            cached = self._calibration[rendered.stable_hash] = self.backend.score(free.messages, self.prompt.answers).logprobs
-        return cached
+        if cached is not None:
+            return cached, 0.0
+        # The same layout with no content: a content-free closest example when the prompt
+        # shows closest examples, so both prompts differ only in their content.
+        placeholder = Experience(CONTENT_FREE, "N/A", math.nan, "N/A", -1)
+        relevant = [placeholder] * min(self.settings.relevant_examples, len(self.pool.examples()))
+        free = self.prompt.render(shown, relevant, CONTENT_FREE)
+        scores = self.backend.score(free.messages, self.prompt.answers)
+        self._calibration[rendered.stable_hash] = scores.logprobs
+        return scores.logprobs, scores.latency_s
 
     def decide_by_llm(self, keywords: Keywords) -> tuple[int | None, dict[str, Any]]:
         """Ask the LLM; return the action (None when the reply names no decision) and the call's record."""
-        rendered = self.build_prompt(keywords)
+        shown = self.shown_examples()
+        rendered = self.build_prompt(keywords, shown)
         record: dict[str, Any] = {
             "step": self.step,
             "backend": self.backend.name,
@@ -144,12 +165,14 @@ class ICLAgent:
             self._seen_stable.add(rendered.stable_hash)
             record["prompt_stable"] = rendered.stable
         action: int | None
+        calibration_s = 0.0
         if self.settings.decision_mode == "score":
             answers = self.prompt.answers
             scores: Scores = self.backend.score(rendered.messages, answers)
             adjusted = [scores.logprobs[a] for a in answers]
             if self.settings.calibrate:
-                free = self._content_free_scores(rendered)
+                free, calibration_s = self._content_free_scores(rendered, shown)
+                record["calibration_latency_s"] = calibration_s
                 adjusted = [v - free[a] for v, a in zip(adjusted, answers)]
                 record["calibration"] = {a: _json_float(v) for a, v in free.items()}
             # eq. (6); ties go to the first answer; no finite score = the reply named no decision
@@ -175,7 +198,7 @@ class ICLAgent:
                 completion_tokens=completion.completion_tokens,
             )
         self.stats.llm_calls += 1
-        self.stats.llm_latency_s.append(record["latency_s"])
+        self.stats.llm_latency_s.append(record["latency_s"] + calibration_s)
         record["parsed_ok"] = action is not None
         return action, record
 
@@ -190,8 +213,12 @@ class ICLAgent:
         keywords: Keywords = (info["keywords"]["service_type"], info["keywords"]["token_size"])
         if self.exploration.explore(self.step):
             self.stats.explored += 1
-            return self.exploration.random_action()
+            action = self.exploration.random_action()
+            if self.transcript is not None:  # every step is in the transcript; explored ones make no LLM call
+                self.transcript({"step": self.step, "explored": True, "llm_call": False, "decision": self.decisions[action]})
+            return action
         action, record = self.decide_by_llm(keywords)
+        record.update(explored=False, llm_call=True)
         if action is None:
             self.stats.parse_failures += 1
             action = self._fallback()

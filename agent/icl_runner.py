@@ -28,8 +28,8 @@ VARIANTS: dict[str, dict[str, str]] = {
 
 
 @cache
-def _backend(backend: str, model: str | None, model_path: str | None, base_url: str | None) -> LLMBackend:
-    return make_backend(backend, BackendOptions(model=model, model_path=model_path, base_url=base_url))
+def _backend(backend: str, model: str | None, model_path: str | None, weights: str | None, base_url: str | None) -> LLMBackend:
+    return make_backend(backend, BackendOptions(model=model, model_path=model_path, weights=weights, base_url=base_url))
 
 
 def icl_choices(name: str, icl_options: dict[str, Any]) -> ICLChoices:
@@ -51,7 +51,7 @@ def run_icl_policy(
 ) -> None:
     """Run ICL variant `name` on seed `seed`'s stream; rows to `on_row`, LLM calls to transcript.jsonl."""
     choices = icl_choices(name, icl_options)
-    backend = _backend(choices.backend, choices.model, choices.model_path, choices.base_url)
+    backend = _backend(choices.backend, choices.model, choices.model_path, choices.weights, choices.base_url)
     with open(run_dir / "transcript.jsonl", "a") as transcript:
 
         def write(record: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ class ICLChoices:
     backend: str = "llama-cpp"
     model: str | None = None
     model_path: str | None = None
+    weights: str | None = None
     base_url: str | None = None
     prompt: str | None = None
     pool: str = "prioritized"
@@ -36,6 +37,7 @@ class ICLChoices:
     fallback: str = "random"
     relevant_examples: int = 1
     calibrate: bool = True
+    pool_sample: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,12 +52,15 @@ def build_icl_agent(
         fallback=choices.fallback,
         relevant_examples=choices.relevant_examples,
         calibrate=choices.calibrate,
+        pool_sample=choices.pool_sample,
     )
     prompt = OffloadingPrompt(Path(choices.prompt) if choices.prompt else None, DECISIONS)
     pool = make_pool(choices.pool, choices.pool_size)
     schedule = EpsilonSchedule(kind=choices.exploration, epsilon=min(choices.epsilon, 1.0), epsilon_min=min(0.05, choices.epsilon))
     exploration = EpsilonGreedy(schedule, policy_generator(seed, EXPLORATION_STREAM), n_actions=len(DECISIONS))
     if backend is None:
-        options = BackendOptions(model=choices.model, model_path=choices.model_path, base_url=choices.base_url, seed=seed)
+        options = BackendOptions(
+            model=choices.model, model_path=choices.model_path, weights=choices.weights, base_url=choices.base_url, seed=seed
+        )
         backend = make_backend(choices.backend, options)
     return ICLAgent(backend, prompt, pool, exploration, policy_generator(seed, FALLBACK_STREAM), settings, transcript)

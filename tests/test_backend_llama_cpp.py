@@ -50,3 +50,50 @@ def test_missing_model_file_is_a_clear_error(tmp_path):
 
     with pytest.raises(BackendUnavailable, match="no GGUF file"):
         LlamaCppBackend(model_path=tmp_path / "nope.gguf")
+
+
+def logprob_one_token_at_a_time(backend: LlamaCppBackend, messages, answer: str) -> float:
+    """log Pr(answer | prompt) the plain way: a fresh prompt, then one token per eval."""
+    llm = backend.llm
+    prompt = backend.tokenize(backend.render(messages))
+    llm.reset()
+    llm.eval(prompt)
+    total = 0.0
+    for token in backend.tokenize(answer) + [backend._end_of_turn]:
+        logits = llm._ctx.get_logits_ith(-1)
+        row = [logits[i] for i in range(llm.n_vocab())]
+        top = max(row)
+        total += row[token] - top - math.log(sum(math.exp(v - top) for v in row))
+        llm.eval([token])
+    return total
+
+
+def test_batched_scoring_equals_scoring_token_by_token(backend):
+    # candidates that share tokens, leave each other's path, and differ in length
+    candidates = [" offload", " off", " local", " on the edge"]
+    batched = backend.score(MESSAGES, candidates).logprobs
+    for candidate in candidates:
+        assert batched[candidate] == pytest.approx(logprob_one_token_at_a_time(backend, MESSAGES, candidate), abs=0.02)
+
+
+def test_the_f16_copy_is_made_once_and_decides_as_the_shipped_weights(tmp_path, monkeypatch, backend):
+    monkeypatch.setenv("EDGE_ICL_CACHE", str(tmp_path))
+    f16 = LlamaCppBackend(seed=0)
+    (copy,) = tmp_path.iterdir()
+    assert f16.model_path == copy and f16.weights == "f16" and "as F16" in f16.model
+    assert LlamaCppBackend(seed=0).model_path == copy and len(list(tmp_path.iterdir())) == 1
+    shipped = LlamaCppBackend(seed=0, weights="shipped")
+    assert shipped.model_path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    for content in ("Keywords: (reasoning, medium), Decision:", "Keywords: (chatting, short), Decision:"):
+        messages = [MESSAGES[0], {"role": "user", "content": content}]
+        a, b = f16.score(messages, ["local", "offload"]).logprobs, shipped.score(messages, ["local", "offload"]).logprobs
+        # the shipped path also rounds activations to 8 bits (llama.cpp's Q4_1 x Q8_1 dot product)
+        assert a == pytest.approx(b, rel=0.05)
+        assert max(a, key=a.get) == max(b, key=b.get)
+
+
+def test_unknown_weights_is_a_clear_error():
+    from agent.backends.base import BackendUnavailable
+
+    with pytest.raises(BackendUnavailable, match="--weights: unknown 'q2'"):
+        LlamaCppBackend(weights="q2")

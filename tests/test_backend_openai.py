@@ -84,7 +84,7 @@ def test_top_logprobs_match_candidates_written_with_spaces_and_commas():
     from agent.backends.openai_backend import _first_token_logprob
 
     top = {" local": -0.2, " off": -1.9, "Local": -3.0}
-    # the prompt's answers are " local," and " offload,": their words, not their spacing, must match
+    # answers may carry spaces and punctuation (a prompt variant's answer.j2): their words must match
     assert _first_token_logprob(" local,", top) == pytest.approx(math.log(math.exp(-0.2) + math.exp(-3.0)))
     assert _first_token_logprob(" offload,", top) == pytest.approx(-1.9)
     assert _first_token_logprob(" offload,", {" local": -0.1}) == -math.inf

@@ -42,12 +42,20 @@ def test_langchain_backend_parses_a_chat_model_reply():
         LangChainBackend("no_colon_here")
 
 
-def test_transformers_backend_scores_the_bundled_model():
+def test_transformers_backend_scores_the_bundled_model_as_llama_cpp_does():
     pytest.importorskip("transformers", reason="transformers is not installed (pip install 'edge-icl[transformers]')")
     pytest.importorskip("gguf", reason="gguf is not installed (pip install 'edge-icl[transformers]')")
+    pytest.importorskip("accelerate", reason="accelerate is not installed (pip install 'edge-icl[transformers]')")
+    from agent.backends.llama_cpp import LlamaCppBackend
     from agent.backends.transformers_backend import TransformersBackend
 
     backend = TransformersBackend()
-    scores = backend.score(MESSAGES, ["local", "offload"])
-    assert all(math.isfinite(v) for v in scores.logprobs.values())
+    llama = LlamaCppBackend(weights="f16")
+    prefilled = [*MESSAGES, {"role": "assistant", "content": "Decision:"}]
+    for prompt, candidates in ((MESSAGES, ["local", "offload"]), (prefilled, [" local", " offload"])):
+        assert backend.render(prompt) == llama.render(prompt)  # the same chat template, prefill included
+        ours, theirs = backend.score(prompt, candidates).logprobs, llama.score(prompt, candidates).logprobs
+        # the same weights (dequantized to float32 here, F16 in llama.cpp): the same scores, nearly
+        assert ours == pytest.approx(theirs, rel=0.02, abs=0.05)
+        assert max(ours, key=ours.get) == max(theirs, key=theirs.get)
     assert backend.complete(MESSAGES, max_tokens=4).text == backend.complete(MESSAGES, max_tokens=4).text

@@ -12,10 +12,11 @@ from agent.backends.base import BackendUnavailable, LLMBackend
 
 @dataclass(frozen=True)
 class BackendOptions:
-    """What the CLI knows about the brain: model name, model file, server URL, seed."""
+    """What the CLI knows about the brain: model name, model file, its weights format, server URL, seed."""
 
     model: str | None = None
     model_path: str | None = None
+    weights: str | None = None
     base_url: str | None = None
     seed: int = 0
     prefix_reuse: bool = True
@@ -55,7 +56,7 @@ def _check_openai() -> str | None:
 
 
 def _check_transformers() -> str | None:
-    missing = _missing("transformers", "torch", "gguf")
+    missing = _missing("transformers", "torch", "gguf", "accelerate")
     return f"{', '.join(missing)} not installed: pip install 'edge-icl[transformers]'" if missing else None
 
 
@@ -66,7 +67,7 @@ def _check_langchain() -> str | None:
 def _build_llama_cpp(o: BackendOptions) -> LLMBackend:
     from agent.backends.llama_cpp import LlamaCppBackend
 
-    return LlamaCppBackend(model_path=o.model_path, seed=o.seed, prefix_reuse=o.prefix_reuse)
+    return LlamaCppBackend(model_path=o.model_path, seed=o.seed, prefix_reuse=o.prefix_reuse, weights=o.weights)
 
 
 def _build_openai(o: BackendOptions) -> LLMBackend:

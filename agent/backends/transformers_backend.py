@@ -3,7 +3,8 @@
 Zhou et al. (papers/icl-task-offloading.txt) eq. (5): log Pr(y|prompt) of each whole
 candidate answer, from one forward pass over prompt + answer. `model_path` is a local
 folder or hub id; a `.gguf` file (such as the bundled SmolLM2) is loaded through
-transformers' GGUF support (needs the `gguf` package).
+transformers' GGUF support (needs the `gguf` and `accelerate` packages), which
+dequantizes it to float32.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class TransformersBackend:
             import transformers
         except ImportError:
             raise BackendUnavailable(
-                "the transformers backend needs transformers and gguf: pip install 'edge-icl[transformers]'"
+                "the transformers backend needs transformers, gguf and accelerate: pip install 'edge-icl[transformers]'"
             ) from None
         from agent.backends.llama_cpp import bundled_model_path
 
@@ -44,16 +45,29 @@ class TransformersBackend:
         self.lm = transformers.AutoModelForCausalLM.from_pretrained(source, **kwargs).eval()
         self.model = path.name
 
+    def render(self, messages: list[Message]) -> str:
+        """The prompt text in the model's chat template; a last assistant message is a prefill the reply continues."""
+        if messages and messages[-1]["role"] == "assistant":
+            head = self.tokenizer.apply_chat_template(list(messages[:-1]), add_generation_prompt=True, tokenize=False)
+            return head + messages[-1]["content"]
+        return self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+
     def _prompt_ids(self, messages: list[Message]) -> list[int]:
-        return list(self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True))
+        return self.tokenizer.encode(self.render(messages), add_special_tokens=False)
 
     def score(self, prompt: list[Message], candidates: list[str]) -> Scores:
-        """log Pr(answer + end of turn | prompt) of each candidate: eq. (5)."""
+        """log Pr(answer | prompt) of each whole candidate: eq. (5).
+
+        A whole answer ends the assistant's turn (its end-of-turn token is scored too);
+        after an assistant prefill the candidates are continuations scored as given, as
+        in the llama-cpp backend.
+        """
         started = time.perf_counter()
         prompt_ids = self._prompt_ids(prompt)
+        ending = [] if prompt and prompt[-1]["role"] == "assistant" else [self.tokenizer.eos_token_id]
         logprobs: dict[str, float] = {}
         for candidate in candidates:
-            answer = self.tokenizer.encode(candidate, add_special_tokens=False) + [self.tokenizer.eos_token_id]
+            answer = self.tokenizer.encode(candidate, add_special_tokens=False) + ending
             ids = self._torch.tensor([prompt_ids + answer])
             with self._torch.no_grad():
                 log_softmax = self.lm(ids).logits[0].float().log_softmax(-1)

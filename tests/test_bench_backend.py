@@ -1,0 +1,23 @@
+"""`edge-icl bench backend` on the real bundled model: prefix reuse on vs off, accuracy per layout."""
+
+import json
+
+from typer.testing import CliRunner
+
+from agent.cli import app
+
+
+def test_bench_backend_reports_reuse_and_accuracy_side_by_side():
+    result = CliRunner().invoke(app, ["bench", "backend", "--decisions", "5", "--seeds", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    on, off = report["reuse_on"], report["reuse_off"]
+    # with reuse only the tail after the cached pool is evaluated; without, the whole prompt
+    assert 0 < on["median_prompt_tokens_evaluated"] < off["median_prompt_tokens_evaluated"] / 5
+    assert report["latency_ratio_off_over_on"] > 0 and report["accuracy_seeds"] == [0]
+    layouts = report["accuracy"]
+    assert len(layouts) == 5
+    for row in layouts.values():
+        assert 0.0 <= row["accuracy_vs_oracle"] <= 1.0 and set(row["per_seed"]) == {"0"}
+    # the default layout copies the pool's decision (calibrated margins >= 0.4 nats on these queries)
+    assert layouts["closest example last, calibrated"]["copy_accuracy"] >= 0.8
