@@ -69,11 +69,13 @@ def logprob_one_token_at_a_time(backend: LlamaCppBackend, messages, answer: str)
 
 
 def test_batched_scoring_equals_scoring_token_by_token(backend):
-    # candidates that share tokens, leave each other's path, and differ in length
-    candidates = [" offload", " off", " local", " on the edge"]
-    batched = backend.score(MESSAGES, candidates).logprobs
-    for candidate in candidates:
-        assert batched[candidate] == pytest.approx(logprob_one_token_at_a_time(backend, MESSAGES, candidate), abs=0.02)
+    # candidates that share tokens, leave each other's path, and differ in length; in the
+    # second set " off the" leaves the longest path after one token and " offload now"
+    # after two, so the second extra pass must not trust the cache the first one left
+    for candidates in ([" offload", " off", " local", " on the edge"], [" offload the task", " off the", " offload now"]):
+        batched = backend.score(MESSAGES, candidates).logprobs
+        for candidate in candidates:
+            assert batched[candidate] == pytest.approx(logprob_one_token_at_a_time(backend, MESSAGES, candidate), abs=0.02)
 
 
 def test_the_f16_copy_is_made_once_and_decides_as_the_shipped_weights(tmp_path, monkeypatch, backend):

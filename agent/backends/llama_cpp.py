@@ -168,19 +168,21 @@ class LlamaCppBackend:
         """Tokens of `text`, special tokens (chat markers) parsed as such."""
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
-    def _common_prefix(self, tokens: list[int]) -> int:
-        """How many leading `tokens` the KV cache already holds (0 without prefix reuse).
-
-        At most all but the last, so that the last token is evaluated and its logits are fresh.
-        """
-        if not self.prefix_reuse:
-            return 0
+    def _held_prefix(self, tokens: list[int], limit: int) -> int:
+        """How many leading `tokens`, at most `limit`, the KV cache holds now."""
         cached = self.llm.input_ids[: self.llm.n_tokens]
-        limit = min(len(cached), len(tokens) - 1)
+        limit = min(len(cached), limit)
         keep = 0
         while keep < limit and cached[keep] == tokens[keep]:
             keep += 1
         return keep
+
+    def _common_prefix(self, tokens: list[int]) -> int:
+        """How many leading `tokens` a new prompt reuses from the KV cache (0 without prefix reuse).
+
+        At most all but the last, so that the last token is evaluated and its logits are fresh.
+        """
+        return self._held_prefix(tokens, len(tokens) - 1) if self.prefix_reuse else 0
 
     def _decode(self, tokens: list[int], keep: int, outputs_from: int) -> list[np.ndarray]:
         """Bring the KV cache to `tokens`, keeping its first `keep`; log-probabilities after each of `tokens[outputs_from:]`.
@@ -233,7 +235,9 @@ class LlamaCppBackend:
             steps = rows[: shared + 1]
             if shared < len(answer) - 1:  # leaves the decoded path: evaluate its own remaining tokens
                 extra_passes += 1
-                steps += self._decode(tokens + answer[:-1], len(tokens) + shared, len(tokens) + shared)
+                path, branch = tokens + answer[:-1], len(tokens) + shared
+                # an earlier extra pass may have replaced the longest candidate's tokens in the cache
+                steps += self._decode(path, self._held_prefix(path, branch), branch)
             logprobs[candidate] = float(sum(step[token] for step, token in zip(steps, answer)))
         return Scores(
             logprobs=logprobs,
