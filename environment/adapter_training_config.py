@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from environment.config import ConfigError, _one_line, _Strict
+from environment.config import ConfigError, one_line, StrictConfig
 
 
-class AdapterTrainingConfig(_Strict):
+class AdapterTrainingConfig(StrictConfig):
     """Everything an adapter-training instance is drawn from (DASHF paper, II and V-A)."""
 
     # V-A: "10 mobile users and 2 servers".
@@ -102,4 +102,4 @@ def adapter_training_config(data: dict[str, Any] | None = None, **overrides: Any
     try:
         return AdapterTrainingConfig.model_validate({**(data or {}), **overrides})
     except ValidationError as error:
-        raise ConfigError(f"invalid adapter-training config: {_one_line(error)}") from None
+        raise ConfigError(f"invalid adapter-training config: {one_line(error)}") from None

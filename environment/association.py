@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from environment.config import ConfigError, _one_line
+from environment.config import ConfigError, StrictConfig, one_line
 
 # Section V: "three types of LMMs: text-to-text LLM, text-to-audio LLM, and text-to-image LLM".
 LLM_TYPES = ("text-to-text", "text-to-audio", "text-to-image")
@@ -108,13 +108,11 @@ def mean_e2e_objective(delay_ms: ArrayLike, served: ArrayLike) -> float:
 # ----------------------------------------------------------------------------- config
 
 
-class AssociationConfig(BaseModel):
+class AssociationConfig(StrictConfig):
     """The section V setting of Picano et al.; every range is [low, high] (integers: inclusive).
 
     Unknown fields are rejected. Build from a mapping with `association_config`.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     # V: "a number of edge node uniformly distributed within the interval [13, 17]".
     n_nodes: tuple[int, int] = (13, 17)
@@ -151,7 +149,7 @@ def association_config(data: dict[str, Any] | None = None) -> AssociationConfig:
     try:
         return AssociationConfig.model_validate(data or {})
     except ValidationError as error:
-        raise ConfigError(f"invalid association config: {_one_line(error)}") from None
+        raise ConfigError(f"invalid association config: {one_line(error)}") from None
 
 
 # --------------------------------------------------------------------------- instance

@@ -18,11 +18,13 @@ class ConfigError(ValueError):
     """A configuration that cannot be used; the message is one line naming the field."""
 
 
-class _Strict(BaseModel):
+class StrictConfig(BaseModel):
+    """Base of every config: unknown fields are rejected, values are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RadioConfig(_Strict):
+class RadioConfig(StrictConfig):
     """The cell and its downlink (ICL paper II-A)."""
 
     # ICL IV-A: "20 users are randomly distributed in a cell based on 3GPP urban networks".
@@ -46,7 +48,7 @@ class RadioConfig(_Strict):
     pf_window: float = Field(100.0, gt=1)
 
 
-class ServiceType(_Strict):
+class ServiceType(StrictConfig):
     """One generation service (keyword 1 of eq. 8) and what its requests look like."""
 
     name: str
@@ -79,7 +81,7 @@ def _default_services() -> list[ServiceType]:
     ]
 
 
-class TaskConfig(_Strict):
+class TaskConfig(StrictConfig):
     """The request stream: which services, how long their outputs are."""
 
     services: list[ServiceType] = Field(default_factory=_default_services, min_length=1)
@@ -110,7 +112,7 @@ class TaskConfig(_Strict):
         return self
 
 
-class OffloadingConfig(_Strict):
+class OffloadingConfig(StrictConfig):
     """The edge-vs-cloud decision problem (ICL paper II-C, III-A eq. 10)."""
 
     # ICL IV-A: Llama3-8B-class edge model and GPT-4o-class cloud model.
@@ -129,7 +131,7 @@ class OffloadingConfig(_Strict):
     episode_steps: int = Field(200, gt=0)
 
 
-class ScenarioConfig(_Strict):
+class ScenarioConfig(StrictConfig):
     """Everything a run's world is built from."""
 
     radio: RadioConfig = Field(default_factory=RadioConfig)
@@ -148,7 +150,7 @@ class ScenarioConfig(_Strict):
         return self
 
 
-def _one_line(error: ValidationError) -> str:
+def one_line(error: ValidationError) -> str:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "config"
     return f"{field}: {first['msg']}"
@@ -159,7 +161,7 @@ def scenario_config(data: dict[str, Any] | None = None) -> ScenarioConfig:
     try:
         return ScenarioConfig.model_validate(data or {})
     except ValidationError as error:
-        raise ConfigError(f"invalid config: {_one_line(error)}") from None
+        raise ConfigError(f"invalid config: {one_line(error)}") from None
 
 
 def load_config(path: str | Path | None) -> ScenarioConfig:

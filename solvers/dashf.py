@@ -30,18 +30,17 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from environment.adapter_training import AdapterTrainingInstance, Evaluation, Solution, evaluate, feasibility
+from environment.config import StrictConfig
 from solvers.dashf_parts import SolverEvent, StepLog, ao_part1, ao_part2
 
 Step = Callable[[Solution, float], tuple[Solution, StepLog]]
 
 
-class DashfSettings(BaseModel):
+class DashfSettings(StrictConfig):
     """Algorithm 1's knobs (the paper gives no values; these are ours)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     epsilon: float = Field(1e-3, gt=0)  # line 8 stopping rule on y^(i+1)/y^(i) - 1
     max_outer: int = Field(20, gt=0)  # safety cap on Dinkelbach iterations

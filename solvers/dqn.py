@@ -14,21 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from environment.config import ScenarioConfig
+from environment.config import ScenarioConfig, StrictConfig
 from environment.offloading import OffloadingEnv
 
 
-class DQNConfig(BaseModel):
+class DQNConfig(StrictConfig):
     """DQN hyper-parameters (stable-baselines3 names). The paper gives none; ours are below.
 
     gamma defaults to 0: the next request does not depend on the decision (a contextual
     bandit), so discounting future rewards only adds variance; set it to study DRL as
     the paper frames it.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     learning_rate: float = Field(1e-3, gt=0)
     buffer_size: int = Field(10_000, gt=0)
