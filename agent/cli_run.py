@@ -66,6 +66,9 @@ def run(
     model_path: str | None = typer.Option(None, "--model-path", help="ICL: a GGUF file (llama-cpp) or model folder (transformers)."),
     weights: str | None = typer.Option(None, "--weights", help="ICL, llama-cpp: f16 (an F16 copy, faster on CPUs) | shipped (the GGUF as is); default f16 for the bundled model, shipped for --model-path."),
     base_url: str | None = typer.Option(None, "--base-url", help="ICL: an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
+    api: str | None = typer.Option(None, "--api", help="ICL, openai: completions (log-probs of the chat-template-rendered prompt, as llama-cpp scores it) | chat (top-20 first-token log-probs); default: completions where the server offers it."),
+    timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="ICL, HTTP backends: seconds to wait for one reply."),
+    max_retries: int = typer.Option(2, "--max-retries", min=0, help="ICL, HTTP backends: retries after a timeout, 429 or 5xx."),
     prompt: Path | None = typer.Option(None, "--prompt", help="ICL: a prompt folder (default prompts/offloading)."),
     pool: str = typer.Option("prioritized", help="ICL: experience pool, prioritized (III-B) | latest (baseline 1)."),
     pool_size: int = typer.Option(16, "--pool-size", min=1, help="ICL: most examples in the pool."),
@@ -88,7 +91,7 @@ def run(
     config_dump: dict[str, Any] = scenario_config.model_dump(mode="json")
     folder: RunFolder | None = None
     choices = ICLChoices(
-        backend=backend, model=model, model_path=model_path, weights=weights, base_url=base_url, prompt=str(prompt) if prompt else None,
+        backend=backend, model=model, model_path=model_path, weights=weights, base_url=base_url, api=api, timeout_s=timeout, max_retries=max_retries, prompt=str(prompt) if prompt else None,
         pool=pool, pool_size=pool_size, exploration=exploration, epsilon=epsilon, decision_mode=decision_mode,
         fallback=fallback, relevant_examples=closest, calibrate=calibrate,
         pool_sample=pool_sample,

@@ -28,6 +28,9 @@ class ICLChoices:
     model_path: str | None = None
     weights: str | None = None
     base_url: str | None = None
+    api: str | None = None
+    timeout_s: float = 60.0
+    max_retries: int = 2
     prompt: str | None = None
     pool: str = "prioritized"
     pool_size: int = 16
@@ -60,7 +63,8 @@ def build_icl_agent(
     exploration = EpsilonGreedy(schedule, policy_generator(seed, EXPLORATION_STREAM), n_actions=len(DECISIONS))
     if backend is None:
         options = BackendOptions(
-            model=choices.model, model_path=choices.model_path, weights=choices.weights, base_url=choices.base_url, seed=seed
+            model=choices.model, model_path=choices.model_path, weights=choices.weights, base_url=choices.base_url, seed=seed,
+            api=choices.api, timeout_s=choices.timeout_s, max_retries=choices.max_retries,
         )
         backend = make_backend(choices.backend, options)
     return ICLAgent(backend, prompt, pool, exploration, policy_generator(seed, FALLBACK_STREAM), settings, transcript)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from environment.config import ConfigError, one_line, StrictConfig
+from environment.config import StrictConfig, validate
 
 
 class AdapterTrainingConfig(StrictConfig):
@@ -99,7 +99,4 @@ class AdapterTrainingConfig(StrictConfig):
 
 def adapter_training_config(data: dict[str, Any] | None = None, **overrides: Any) -> AdapterTrainingConfig:
     """Validate a config mapping (plus keyword overrides); ConfigError with one line on bad input."""
-    try:
-        return AdapterTrainingConfig.model_validate({**(data or {}), **overrides})
-    except ValidationError as error:
-        raise ConfigError(f"invalid adapter-training config: {one_line(error)}") from None
+    return validate(AdapterTrainingConfig, {**(data or {}), **overrides}, "adapter-training config")

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from environment.config import ConfigError, StrictConfig, one_line
+from environment.config import StrictConfig, validate
 
 # Section V: "three types of LMMs: text-to-text LLM, text-to-audio LLM, and text-to-image LLM".
 LLM_TYPES = ("text-to-text", "text-to-audio", "text-to-image")
@@ -146,10 +146,7 @@ class AssociationConfig(StrictConfig):
 
 def association_config(data: dict[str, Any] | None = None) -> AssociationConfig:
     """Validate a config mapping; raise ConfigError with a one-line message naming the field."""
-    try:
-        return AssociationConfig.model_validate(data or {})
-    except ValidationError as error:
-        raise ConfigError(f"invalid association config: {one_line(error)}") from None
+    return validate(AssociationConfig, data, "association config")
 
 
 # --------------------------------------------------------------------------- instance

@@ -8,7 +8,7 @@ rejected, so a typo in a YAML file is an error, not a silently ignored setting.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -19,9 +19,12 @@ class ConfigError(ValueError):
 
 
 class StrictConfig(BaseModel):
-    """Base of every config: unknown fields are rejected, values are frozen."""
+    """Base of every config: unknown fields are rejected, values are frozen, numbers are finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+Config = TypeVar("Config", bound=BaseModel)
 
 
 class RadioConfig(StrictConfig):
@@ -151,17 +154,26 @@ class ScenarioConfig(StrictConfig):
 
 
 def one_line(error: ValidationError) -> str:
+    """The first problem of a pydantic error as `field.path: message`."""
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "config"
     return f"{field}: {first['msg']}"
 
 
+def validate(model: type[Config], data: dict[str, Any] | None, what: str = "config") -> Config:
+    """Validate a mapping into `model`; raise ConfigError with one line naming the field.
+
+    The one validate-or-ConfigError wrapper of every config in the project.
+    """
+    try:
+        return model.model_validate(data or {})
+    except ValidationError as error:
+        raise ConfigError(f"invalid {what}: {one_line(error)}") from None
+
+
 def scenario_config(data: dict[str, Any] | None = None) -> ScenarioConfig:
     """Validate a config mapping; raise ConfigError with a one-line message naming the field."""
-    try:
-        return ScenarioConfig.model_validate(data or {})
-    except ValidationError as error:
-        raise ConfigError(f"invalid config: {one_line(error)}") from None
+    return validate(ScenarioConfig, data)
 
 
 def load_config(path: str | Path | None) -> ScenarioConfig:

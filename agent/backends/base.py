@@ -56,8 +56,11 @@ class Scores:
     Attributes
     ----------
     logprobs: candidate -> log-probability (-inf when the backend saw it impossible).
-    method: how they were obtained ("logits", "top_logprobs", "parsed").
+    method: how they were obtained ("logits", "echo", "top_logprobs", "parsed").
     prompt_tokens, evaluated_tokens, latency_s: as in `Completion`.
+    censored: candidates the backend could not see (missing from a server's top-k
+        log-probs): their value in `logprobs` is an upper bound (the k-th log-prob), not
+        the log-probability itself.
     """
 
     logprobs: dict[str, float]
@@ -66,6 +69,7 @@ class Scores:
     latency_s: float
     evaluated_tokens: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    censored: frozenset[str] = frozenset()
 
     def best(self) -> str:
         """The argmax of eq. (6); ties go to the first candidate."""

@@ -46,6 +46,7 @@ class OpenAIBackend:
         timeout_s: float = 60.0,
         max_retries: int = 3,
         seed: int = 0,
+        api: str | None = None,
     ) -> None:
         try:
             import openai
@@ -63,6 +64,7 @@ class OpenAIBackend:
         self.model = model
         self.base_url = base_url
         self.seed = seed
+        self.api = api  # TODO(issue 10): completions vs chat
 
     def _chat(self, messages: list[Message], max_tokens: int, logprobs: bool) -> Any:
         extra: dict[str, Any] = {"logprobs": True, "top_logprobs": TOP_LOGPROBS} if logprobs else {}

@@ -12,7 +12,8 @@ from agent.backends.base import BackendUnavailable, LLMBackend
 
 @dataclass(frozen=True)
 class BackendOptions:
-    """What the CLI knows about the brain: model name, model file, its weights format, server URL, seed."""
+    """What the CLI knows about the brain: model name, model file, its weights format, server URL, seed,
+    and for HTTP backends the API flavour, the per-request timeout and the retries."""
 
     model: str | None = None
     model_path: str | None = None
@@ -20,6 +21,9 @@ class BackendOptions:
     base_url: str | None = None
     seed: int = 0
     prefix_reuse: bool = True
+    api: str | None = None  # "completions" | "chat"; None: detect
+    timeout_s: float = 60.0
+    max_retries: int = 2
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def _build_llama_cpp(o: BackendOptions) -> LLMBackend:
 def _build_openai(o: BackendOptions) -> LLMBackend:
     from agent.backends.openai_backend import OpenAIBackend
 
-    return OpenAIBackend(model=o.model or "gpt-4o", base_url=o.base_url, seed=o.seed)
+    return OpenAIBackend(model=o.model or "gpt-4o", base_url=o.base_url, seed=o.seed, api=o.api, timeout_s=o.timeout_s, max_retries=o.max_retries)
 
 
 def _build_transformers(o: BackendOptions) -> LLMBackend:
