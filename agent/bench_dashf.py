@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli_app import bench_app, err_console, fail, progress_bar
-from agent.run_folder import RunFolder, run_name
+from agent.cli_app import bench_app, err_console, fail, progress_bar, open_run_folder
+from agent.run_folder import run_name
 from environment.adapter_training import adapter_training_config, generate_instance
 from environment.config import ConfigError
 from solvers.adapter_baselines import METHODS, run_method
@@ -49,7 +49,7 @@ def bench_dashf(
     settings = DashfSettings()
     rng = np.random.default_rng(seed)
     instance = generate_instance(config, rng)
-    folder = RunFolder(out, run_name("adapter-training", "dashf-bench", seed))
+    folder = open_run_folder(out, run_name("adapter-training", "dashf-bench", seed))
     folder.write_config({"seed": seed, "problem": config.model_dump(mode="json"), "dashf": settings.model_dump(mode="json")})
     results: dict[str, MethodResult] = {}
     try:

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli_app import bench_app, err_console, progress_bar
-from agent.run_folder import RunFolder, run_name
+from agent.cli_app import bench_app, err_console, progress_bar, open_run_folder
+from agent.run_folder import run_name
 from environment.association import AssociationConfig
 from solvers.matching import HEURISTICS
 from solvers.matching_experiment import GAP_CONFIG, collect, heuristic_rows, summarise
@@ -44,7 +44,7 @@ def bench_matching(
     MILP optimum) and summary.json under a run folder in OUT.
     """
     config = AssociationConfig()
-    folder = RunFolder(out, run_name("association", "matching", seed))
+    folder = open_run_folder(out, run_name("association", "matching", seed))
     folder.write_config({"default": config.model_dump(mode="json"), "gap": GAP_CONFIG.model_dump(mode="json"), "runs": runs, "gap_runs": gap_runs, "seed": seed})
     started = time.perf_counter()
     with progress_bar(disable=False) as progress:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli_app import bench_app, err_console, fail, progress_bar, read_config
+from agent.backends.base import BackendError, BackendUnavailable
+from agent.prompting import PromptError
+from agent.cli_app import bench_app, err_console, fail, progress_bar, read_config, open_run_folder
 from agent.offloading_bench import (
     BENCH_POLICIES,
     ICL_POLICIES,
@@ -20,7 +21,7 @@ from agent.offloading_bench import (
     run_reference_or_dqn,
     save_settings,
 )
-from agent.run_folder import RunFolder, run_name
+from agent.run_folder import dumps, run_name
 from environment.config import scenario_config
 
 QUICK_STEPS, FULL_STEPS = 150, 500
@@ -90,27 +91,34 @@ def offloading(
             icl_options=icl_options,
             config=world.model_dump(mode="json"),
         )
-        folder = RunFolder(out, run_name("bench-offloading", "all", seed))
+        folder = open_run_folder(out, run_name("bench-offloading", "all", seed))
         run_dir = folder.path
         save_settings(run_dir, settings)
     runners = bench_runners()
     total = len(settings.policies) * len(settings.seeds) * settings.steps
     with progress_bar() as progress:
         task = progress.add_task("bench offloading", total=total)
-        groups = run_bench(
-            run_dir,
-            settings,
-            world,
-            runners,
-            on_group_start=lambda name, s: progress.update(task, description=f"{name} seed {s}"),
-            on_row=lambda row: progress.advance(task),
-        )
+        hint = f"bench folder {run_dir} keeps the finished groups; continue with: edge-icl bench offloading --resume {run_dir}"
+        try:
+            groups = run_bench(
+                run_dir,
+                settings,
+                world,
+                runners,
+                on_group_start=lambda name, s: progress.update(task, description=f"{name} seed {s}"),
+                on_row=lambda row: progress.advance(task),
+            )
+        except (BackendError, BackendUnavailable, PromptError, ValueError) as error:
+            fail(f"{error} ({hint})")
+        except KeyboardInterrupt:
+            err_console.print(f"interrupted; {hint}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=130) from None
         progress.update(task, completed=total)
     table = aggregate(groups, settings.policies)
     summary = {"policies": table, "seeds": settings.seeds, "steps": settings.steps, "icl_options": settings.icl_options}
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (run_dir / "summary.json").write_text(dumps(summary, indent=2) + "\n")
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(dumps(summary, indent=2))
     else:
         Console().print(metrics_table(f"offloading bench: {len(settings.seeds)} seeds x {settings.steps} steps", table))
         err_console.print(f"run folder: {run_dir}")

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from agent.run_folder import RunFolder
 from environment.config import ConfigError, ScenarioConfig, load_config
 
 app = typer.Typer(
@@ -38,6 +39,15 @@ def read_config(path: Path | None) -> ScenarioConfig:
     except ConfigError as error:
         fail(str(error))
         raise  # unreachable; keeps type checkers calm
+
+
+def open_run_folder(out: Path, name: str) -> RunFolder:
+    """A new run folder under `out`, or a one-line error when `out` cannot hold one."""
+    try:
+        return RunFolder(out, name)
+    except (ValueError, OSError) as error:
+        fail(str(error))
+        raise  # unreachable
 
 
 def progress_bar(disable: bool = False) -> Progress:

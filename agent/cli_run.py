@@ -7,7 +7,7 @@ request stream, and stands beside it in the final table.
 
 from __future__ import annotations
 
-import json
+import csv
 import time
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,15 @@ from rich.table import Table
 
 from agent.backends.base import BackendError, BackendUnavailable
 from agent.cli_app import app, err_console, fail, progress_bar, read_config
+from agent.icl import ICLAgent
 from agent.icl_setup import ICLChoices, build_icl_agent
 from agent.prompting import PromptError
-from agent.rollout import Rollout, policy_generator, run_policy
-from agent.run_folder import RunFolder, run_name
+from agent.rollout import ResumeError, Rollout, policy_generator, run_policy, summarize
+from agent.run_folder import RunFolder, check_out_dir, dumps, read_csv_rows, read_jsonl, run_name, write_jsonl
+from environment.config import ConfigError, ScenarioConfig
+from environment.config import scenario_config as scenario_config_of
 from environment.offloading import OffloadingEnv
+from solvers.policy import OffloadingPolicy
 from solvers.reference import REFERENCE_POLICIES, OraclePolicy, reference_policy
 
 POLICIES = ("icl", *REFERENCE_POLICIES)
@@ -79,54 +83,128 @@ def run(
     closest: int = typer.Option(1, min=0, help="ICL: closest pool examples repeated next to the query, the best last."),
     calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="ICL: subtract each answer's score under a content-free query (score mode)."),
     pool_sample: int = typer.Option(0, "--pool-sample", min=0, help="ICL: show this many pool examples, drawn afresh per decision (0: the whole pool; no KV reuse)."),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this run folder (stopped or killed): its steps are replayed without LLM calls, then it runs on to its last step. Other options are ignored: the folder's config.yaml holds them."),
 ) -> None:
     """Run a policy on the edge-cloud offloading problem (ICL paper, eq. 4 and 10).
 
-    Writes a run folder under OUT with config.yaml, steps.csv (one row per step, as it
-    goes), transcript.jsonl (every LLM call) and summary.json.
+    Writes a run folder under OUT with config.yaml (first), steps.csv (one row per step,
+    as it goes), transcript.jsonl (every step of the ICL agent: its LLM call or its
+    exploration) and summary.json. Ctrl-C writes summary.json for the steps done (exit
+    130); `--resume RUN_DIR` continues a run that was stopped or killed.
     """
+    if resume is not None:
+        resume_run(resume, as_json)
+        return
     if policy not in POLICIES:
         fail(f"--policy: unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+    try:
+        check_out_dir(out)
+    except ValueError as error:
+        fail(str(error))
     scenario_config = read_config(config)
-    config_dump: dict[str, Any] = scenario_config.model_dump(mode="json")
-    folder: RunFolder | None = None
     choices = ICLChoices(
         backend=backend, model=model, model_path=model_path, weights=weights, base_url=base_url, api=api, timeout_s=timeout, max_retries=max_retries, prompt=str(prompt) if prompt else None,
         pool=pool, pool_size=pool_size, exploration=exploration, epsilon=epsilon, decision_mode=decision_mode,
         fallback=fallback, relevant_examples=closest, calibrate=calibrate,
         pool_sample=pool_sample,
     )
-    if policy == "icl":
-        try:  # built before the run folder: bad input leaves no folder behind
-            decision_maker = build_icl_agent(choices, seed, transcript=None)
-        except (ValueError, PromptError, BackendUnavailable) as error:
-            fail(str(error))
-        folder = RunFolder(out, run_name("offloading", policy, seed))
-        decision_maker.transcript = lambda record: folder.append_jsonl("transcript.jsonl", record)
-        config_dump = {**config_dump, "icl": choices.as_dict()}
-    else:
-        decision_maker = reference_policy(policy, policy_generator(seed))
-        folder = RunFolder(out, run_name("offloading", policy, seed))
+    decision_maker = build_policy(policy, choices, seed)  # before the run folder: bad input leaves no folder
+    folder = RunFolder(out, run_name("offloading", policy, seed))
+    config_dump: dict[str, Any] = {
+        "run": {"policy": policy, "steps": steps, "seed": seed},
+        **scenario_config.model_dump(mode="json"),
+        **({"icl": choices.as_dict()} if policy == "icl" else {}),
+    }
     folder.write_config(config_dump)
+    execute(folder, decision_maker, scenario_config, config_dump, as_json)
+
+
+def build_policy(policy: str, choices: ICLChoices, seed: int) -> OffloadingPolicy:
+    """The decision maker of `edge-icl run`; bad choices end the command with one line (exit 2)."""
+    if policy != "icl":
+        return reference_policy(policy, policy_generator(seed))
+    try:
+        agent = build_icl_agent(choices, seed, transcript=None)
+    except (ValueError, PromptError, BackendUnavailable) as error:
+        fail(str(error))
+    agent.on_warning = lambda message: err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    return agent
+
+
+def resume_run(path: Path, as_json: bool) -> None:
+    """`edge-icl run --resume RUN_DIR`: replay the run's finished steps, then go on to its last step."""
+    try:
+        folder = RunFolder.existing(path)
+        config_dump = folder.read_config()
+        settings = config_dump.get("run")
+        if not isinstance(settings, dict):
+            raise ValueError(f"--resume: {path}/config.yaml has no run section (made before runs could resume)")
+        world = {k: v for k, v in config_dump.items() if k not in ("run", "icl")}
+        scenario_config = scenario_config_of(world)
+    except (ValueError, ConfigError) as error:
+        fail(str(error))
+    policy, seed = settings["policy"], int(settings["seed"])
+    choices = ICLChoices(**config_dump.get("icl", {}))
+    decision_maker = build_policy(policy, choices, seed)
+    execute(folder, decision_maker, scenario_config, config_dump, as_json, resuming=True)
+
+
+def execute(
+    folder: RunFolder, decision_maker: OffloadingPolicy, scenario_config: ScenarioConfig, config_dump: dict[str, Any], as_json: bool, resuming: bool = False
+) -> None:
+    """Run (or continue) the run of `folder`; write steps, transcript, summary.json and run.json.
+
+    An LLM backend that fails for good ends the run with one line naming the folder; Ctrl-C
+    writes the summary of the steps done and exits with 130.
+    """
+    settings = config_dump["run"]
+    policy, steps, seed = settings["policy"], int(settings["steps"]), int(settings["seed"])
+    done: list[dict[str, str]] = []
+    records: dict[int, dict[str, Any]] = {}
+    if resuming:
+        done = read_csv_rows(folder.path / "steps.csv", truncate=True)
+        if isinstance(decision_maker, ICLAgent):
+            # a record is written before its row: keep the steps that have both
+            kept = [r for r in read_jsonl(folder.path / "transcript.jsonl", truncate=True) if int(r.get("step", -1)) < len(done)]
+            records = {int(r["step"]): r for r in kept}
+            done = done[: next((s for s in range(len(done)) if s not in records), len(done))]
+            write_jsonl(folder.path / "transcript.jsonl", [r for r in kept if int(r["step"]) < len(done)])
+            rewrite_rows(folder.path / "steps.csv", done)
+        if len(done) >= steps:
+            err_console.print(f"{folder.path} already holds all {steps} steps; writing its summary", highlight=False, soft_wrap=True)
+    if isinstance(decision_maker, ICLAgent):
+        decision_maker.transcript = lambda record: folder.append_jsonl("transcript.jsonl", record)
     started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    resume_hint = f"run folder {folder.path} keeps the steps done; continue with: edge-icl run --resume {folder.path}"
     with progress_bar(disable=as_json) as progress:
-        task = progress.add_task(policy, total=steps)
+        task = progress.add_task(policy, total=steps, completed=len(done))
 
         def on_step(row: dict[str, Any]) -> None:
             folder.append_row(row)
             progress.advance(task)
 
         try:
-            rollout = run_policy(decision_maker, OffloadingEnv(scenario_config), steps, seed, on_step=on_step)
+            run_policy(decision_maker, OffloadingEnv(scenario_config), steps, seed, on_step=on_step, done=done, records=records, rows=rows)
         except BackendError as error:
-            fail(str(error))
+            folder.close()
+            fail(f"{error} ({resume_hint})")
+        except ResumeError as error:
+            folder.close()
+            fail(f"--resume: {error}")
+        except KeyboardInterrupt:
+            folder.close()
+            summary = {**summarize(rows), **policy_facts(decision_maker), "seed": seed, "policy": policy, "interrupted": True, "config": config_dump}
+            folder.write_json("summary.json", summary)
+            err_console.print(f"interrupted after {len(rows)} of {steps} steps; summary.json written; {resume_hint}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=130) from None
         finally:
             folder.close()
-    summary = {**rollout.summary, **policy_facts(decision_maker), "seed": seed, "policy": policy, "config": config_dump}
+    summary = {**summarize(rows), **policy_facts(decision_maker), "seed": seed, "policy": policy, "config": config_dump}
     folder.write_json("summary.json", summary)
-    folder.write_json("run.json", {"run_dir": str(folder.path), "wall_s": time.perf_counter() - started})
+    folder.write_json("run.json", {"run_dir": str(folder.path), "wall_s": time.perf_counter() - started, "resumed_at_step": len(done) if resuming else None})
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(dumps(summary, indent=2))
         return
     summaries = {policy: summary}
     if policy != "oracle":
@@ -134,6 +212,17 @@ def run(
         summaries["oracle (same stream)"] = oracle.summary
     Console().print(summary_table(f"offloading, seed {seed}, {steps} steps", summaries))
     err_console.print(f"run folder: {folder.path}")
+
+
+def rewrite_rows(path: Path, rows: list[dict[str, str]]) -> None:
+    """Keep only `rows` (with the header) in the CSV at `path`."""
+    if not rows:
+        path.unlink(missing_ok=True)
+        return
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def policy_facts(decision_maker: object) -> dict[str, Any]:

@@ -27,6 +27,16 @@ FALLBACKS = ("random", "local", "offload")
 CONTENT_FREE: Keywords = ("N/A", "N/A")
 
 TranscriptSink = Callable[[dict[str, Any]], None]
+WarningSink = Callable[[str], None]
+# Replies kept in the transcript are cut to this many characters (the full length is noted).
+REPLY_CAP_CHARS = 4096
+
+
+def capped(text: str | None, limit: int = REPLY_CAP_CHARS) -> dict[str, Any]:
+    """A reply for the transcript: at most `limit` characters, with its full length when cut."""
+    if text is None or len(text) <= limit:
+        return {"reply": text}
+    return {"reply": text[:limit], "reply_chars": len(text), "reply_truncated": True}
 
 
 @dataclass
@@ -40,6 +50,8 @@ class ICLSettings:
     relevant_examples: closest pool examples repeated next to the query (best last).
     calibrate: subtract each answer's score under a content-free query (score mode).
     max_tokens: reply length in generate mode.
+    warn_after_parse_failures: after this many parse failures in a row the agent warns
+        once (its `on_warning` sink; the CLI prints it on stderr).
     pool_sample: show this many pool examples, drawn afresh for each decision (in pool
         order), so the prompt does not collapse onto a few examples; 0 shows the whole
         pool. The closest examples come from the whole pool. A drawn subset changes the
@@ -52,6 +64,7 @@ class ICLSettings:
     calibrate: bool = True
     max_tokens: int = 6
     pool_sample: int = 0
+    warn_after_parse_failures: int = 10
 
     def __post_init__(self) -> None:
         if self.pool_sample < 0:
@@ -68,6 +81,7 @@ class ICLStats:
 
     llm_calls: int = 0
     parse_failures: int = 0
+    parse_failures_in_a_row: int = 0
     explored: int = 0
     llm_latency_s: list[float] = field(default_factory=list)
 
@@ -93,6 +107,7 @@ class ICLAgent:
     settings: decision mode, fallback, prompt layout.
     transcript: called with one record per step (RunFolder.append_jsonl): the LLM call's
         record, or for an explored step its random decision and no call.
+    on_warning: called once with a one-line message when parse failures keep coming.
     """
 
     name = "icl"
@@ -106,6 +121,7 @@ class ICLAgent:
         rng: np.random.Generator,
         settings: ICLSettings | None = None,
         transcript: TranscriptSink | None = None,
+        on_warning: WarningSink | None = None,
     ) -> None:
         self.backend = backend
         self.prompt = prompt
@@ -114,6 +130,8 @@ class ICLAgent:
         self.rng = rng
         self.settings = settings or ICLSettings()
         self.transcript = transcript
+        self.on_warning = on_warning
+        self._warned = False
         self.decisions = prompt.decisions
         self.stats = ICLStats()
         self.step = 0
@@ -190,7 +208,7 @@ class ICLAgent:
             completion = self.backend.complete(rendered.messages, max_tokens=self.settings.max_tokens)
             action = parse_decision(completion.text, self.decisions)
             record.update(
-                reply=completion.text,
+                **capped(completion.text),
                 scores=None,
                 latency_s=completion.latency_s,
                 prompt_tokens=completion.prompt_tokens,
@@ -210,7 +228,7 @@ class ICLAgent:
     # --- OffloadingPolicy -------------------------------------------------------------
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
         """Explore with probability epsilon, else ask the LLM (steps 1-2 of III-A)."""
-        keywords: Keywords = (info["keywords"]["service_type"], info["keywords"]["token_size"])
+        keywords = self._keywords(info)
         if self.exploration.explore(self.step):
             self.stats.explored += 1
             action = self.exploration.random_action()
@@ -220,17 +238,62 @@ class ICLAgent:
         action, record = self.decide_by_llm(keywords)
         record.update(explored=False, llm_call=True)
         if action is None:
-            self.stats.parse_failures += 1
             action = self._fallback()
             record["fallback"] = self.settings.fallback
+        self._count_parse(record["parsed_ok"])
         record["decision"] = self.decisions[action]
         if self.transcript is not None:
             self.transcript(record)
         return action
 
+    def _count_parse(self, parsed_ok: bool) -> None:
+        """Count a parse failure; warn once when `warn_after_parse_failures` come in a row."""
+        if parsed_ok:
+            self.stats.parse_failures_in_a_row = 0
+            return
+        self.stats.parse_failures += 1
+        self.stats.parse_failures_in_a_row += 1
+        limit = self.settings.warn_after_parse_failures
+        if limit and self.stats.parse_failures_in_a_row >= limit and not self._warned and self.on_warning is not None:
+            self._warned = True
+            self.on_warning(
+                f"{limit} LLM replies in a row named no decision (the {self.settings.fallback} fallback decided them); "
+                f"see transcript.jsonl, or try --decision-mode score"
+            )
+
+    def replay(self, observation: np.ndarray, info: dict[str, Any], action: int, record: dict[str, Any]) -> None:
+        """Bring the agent to where it was after deciding a recorded step, without calling the LLM.
+
+        Makes the same generator draws as `act` did (exploration, pool sample, random
+        fallback), checked against the step's transcript record, and restores the counts
+        the summary reports. `observe` then updates the pool as in the original run.
+        """
+        from agent.rollout import ResumeError
+
+        explored = self.exploration.explore(self.step)
+        if not record or bool(record.get("explored")) != explored:
+            raise ResumeError(f"step {self.step}: transcript.jsonl does not match the run's exploration draws")
+        if explored:
+            self.stats.explored += 1
+            drawn = self.exploration.random_action()
+        else:
+            shown = self.shown_examples()  # the pool-sample draw, if any
+            rendered = self.build_prompt(self._keywords(info), shown)
+            self._seen_stable.add(rendered.stable_hash)
+            self.stats.llm_calls += 1
+            self.stats.llm_latency_s.append(float(record.get("latency_s") or 0.0) + float(record.get("calibration_latency_s") or 0.0))
+            self._count_parse(bool(record.get("parsed_ok")))
+            drawn = self._fallback() if "fallback" in record else action
+        if drawn != action:
+            raise ResumeError(f"step {self.step}: the replayed draw gives {self.decisions[drawn]}, the run folder says {self.decisions[action]}")
+
+    @staticmethod
+    def _keywords(info: dict[str, Any]) -> Keywords:
+        return (info["keywords"]["service_type"], info["keywords"]["token_size"])
+
     def observe(self, observation: np.ndarray, info: dict[str, Any], action: int, reward: float, step_info: dict[str, Any]) -> None:
         """Evaluate the outcome and update the pool (steps 3-4 of III-A)."""
-        keywords: Keywords = (info["keywords"]["service_type"], info["keywords"]["token_size"])
+        keywords = self._keywords(info)
         self.pool.add(keywords, self.decisions[action], float(reward), bool(step_info["quality_met"]), self.step)
         self.step += 1
 

@@ -8,7 +8,6 @@ One backend is built per bench and reused by every run, so the model loads once.
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from agent.backends.base import LLMBackend
 from agent.backends.registry import BackendOptions, make_backend
 from agent.icl_setup import ICLChoices, build_icl_agent
 from agent.rollout import run_policy
+from agent.run_folder import dumps
 from environment.config import ScenarioConfig
 from environment.offloading import OffloadingEnv
 
@@ -55,7 +55,7 @@ def run_icl_policy(
     with open(run_dir / "transcript.jsonl", "a") as transcript:
 
         def write(record: dict[str, Any]) -> None:
-            transcript.write(json.dumps({"policy": name, "seed": seed, **record}, default=str) + "\n")
+            transcript.write(dumps({"policy": name, "seed": seed, **record}) + "\n")
             transcript.flush()
 
         agent = build_icl_agent(choices, seed, write, backend=backend)

@@ -8,7 +8,6 @@ step), so an interrupted bench keeps every finished step and `resume` completes 
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from agent.rollout import policy_generator, run_policy, step_row
-from agent.run_folder import CsvAppender
+from agent.run_folder import CsvAppender, read_csv_rows, read_jsonl, write_jsonl
 from environment.config import ScenarioConfig
 from environment.offloading import OffloadingEnv
 from solvers.reference import REFERENCE_POLICIES, reference_policy
@@ -116,12 +115,10 @@ class BenchCSV:
         self._appender = CsvAppender(path)
 
     def load(self) -> dict[tuple[str, int], list[dict[str, Any]]]:
+        """The rows written so far by (policy, seed); a line torn by a kill is dropped."""
         groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
-        if not self.path.exists():
-            return groups
-        with open(self.path, newline="") as handle:
-            for row in csv.DictReader(handle):
-                groups.setdefault((row["policy"], int(row["seed"])), []).append(row)
+        for row in read_csv_rows(self.path):
+            groups.setdefault((row["policy"], int(row["seed"])), []).append(row)
         return groups
 
     def rewrite(self, groups: dict[tuple[str, int], list[dict[str, Any]]]) -> None:
@@ -166,6 +163,9 @@ def run_bench(
     table = BenchCSV(run_dir / "steps.csv")
     groups = {key: rows for key, rows in table.load().items() if len(rows) == settings.steps}
     table.rewrite(groups)
+    transcript = run_dir / "transcript.jsonl"
+    if transcript.exists():  # an unfinished group is rerun from its start: its records go too
+        write_jsonl(transcript, [r for r in read_jsonl(transcript) if (r.get("policy"), r.get("seed")) in groups])
     try:
         for seed in settings.seeds:
             for name in settings.policies:

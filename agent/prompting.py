@@ -17,6 +17,7 @@ from pathlib import Path
 import jinja2
 
 from agent.backends.base import Message
+from agent.decision_parser import parse_decision  # noqa: F401  (re-exported: backends parse replies too)
 from agent.experience import Experience, Keywords
 
 TEMPLATE_FILES = ("system.j2", "example.j2", "query.j2", "user.j2")
@@ -75,13 +76,28 @@ class OffloadingPrompt:
         self.system = self._render("system.j2", decisions=decisions)
         # The candidate answers y of eq. (5)-(6) as the model sees them, in action order.
         answer = self._templates.get("answer.j2")
-        self.answers = [answer.render(decision=d).rstrip("\n") if answer else d for d in decisions]
+        self.answers = [self._render("answer.j2", decision=d) if answer else d for d in decisions]
+        self.check()
+
+    def check(self) -> None:
+        """Render every template once with a sample state, so a broken folder fails before any step.
+
+        Raises PromptError (one line) for an undefined variable, a user.j2 that does not
+        render `variable_marker` exactly once, or answers that cannot be told apart.
+        """
+        if len(set(self.answers)) != len(self.answers):
+            raise PromptError(f"--prompt: {self.folder / 'answer.j2'} renders equal answers for different decisions: {self.answers}")
+        sample_keywords: Keywords = ("N/A", "N/A")
+        sample = Experience(sample_keywords, self.decisions[0], 0.0, "good", 0)
+        self.render([sample], [sample], sample_keywords)
 
     def _render(self, name: str, **values: object) -> str:
         try:
             return self._templates[name].render(**values).strip("\n")
         except jinja2.UndefinedError as error:
             raise PromptError(f"--prompt: {self.folder / name}: {error.message}") from None
+        except (jinja2.TemplateError, TypeError, ValueError) as error:
+            raise PromptError(f"--prompt: {self.folder / name}: {type(error).__name__}: {error}") from None
 
     def example(self, experience: Experience) -> str:
         """One example E_e in the format of eq. (9)."""
@@ -114,9 +130,3 @@ class OffloadingPrompt:
             variable = f"{variable}\n[assistant] {prefill}"
         return RenderedPrompt(messages=messages, stable=self.system + "\n" + stable_user, variable=variable)
 
-
-def parse_decision(reply: str, decisions: tuple[str, ...]) -> int | None:
-    """The action a free-text reply names: exactly one decision word in it, else None."""
-    words = {w.strip(".,;:!?\"'()[]*`").lower() for w in reply.split()}
-    named = [i for i, d in enumerate(decisions) if d.lower() in words]
-    return named[0] if len(named) == 1 else None

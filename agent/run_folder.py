@@ -1,18 +1,97 @@
 """A run folder: config at the start, one CSV row per step as it happens, a summary at the end.
 
 Named `{problem}__{policy}__{seed}__{time}` (CleanRL's convention). An interrupted run
-still holds its config and every step it finished.
+still holds its config and every step it finished; a line torn by a kill mid-write is
+dropped when the folder is read back (`read_csv_rows`, `read_jsonl`). Every JSON written
+is strict: a non-finite number is written as null, never NaN or Infinity.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float (NaN, +-Infinity) replaced by None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def dumps(value: Any, **options: Any) -> str:
+    """Strict JSON of `value` (non-finite floats as null; other objects as str)."""
+    return json.dumps(json_safe(value), allow_nan=False, default=str, **options)
+
+
+def _complete_lines(path: Path) -> tuple[list[str], int]:
+    """The newline-terminated lines of `path` and the byte length they span (a torn last line excluded)."""
+    data = path.read_bytes() if path.exists() else b""
+    end = data.rfind(b"\n") + 1
+    return data[:end].decode("utf-8").splitlines(keepends=True), end
+
+
+def read_csv_rows(path: Path, truncate: bool = False) -> list[dict[str, str]]:
+    """The rows of a CSV written by `CsvAppender`; a torn last line (no newline, or too few or
+    too many fields) is dropped, and with `truncate` cut from the file so appends continue cleanly."""
+    lines, end = _complete_lines(path)
+    rows: list[dict[str, str]] = []
+    kept_bytes = 0
+    if lines:
+        header = next(csv.reader([lines[0]]))
+        kept_bytes = len(lines[0].encode())
+        for line in lines[1:]:
+            values = next(csv.reader(io.StringIO(line)), [])
+            if len(values) != len(header):
+                break
+            rows.append(dict(zip(header, values)))
+            kept_bytes += len(line.encode())
+    if truncate and path.exists() and path.stat().st_size != kept_bytes:
+        with open(path, "r+b") as handle:
+            handle.truncate(kept_bytes)
+    return rows
+
+
+def read_jsonl(path: Path, truncate: bool = False) -> list[dict[str, Any]]:
+    """The records of a JSONL file; a torn or unreadable last line is dropped (and cut with `truncate`)."""
+    lines, _ = _complete_lines(path)
+    records: list[dict[str, Any]] = []
+    kept_bytes = 0
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+        kept_bytes += len(line.encode())
+    if truncate and path.exists() and path.stat().st_size != kept_bytes:
+        with open(path, "r+b") as handle:
+            handle.truncate(kept_bytes)
+    return records
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    """Replace `path` with exactly `records`, one strict JSON line each."""
+    path.write_text("".join(dumps(r) + "\n" for r in records))
+
+
+def check_out_dir(out: Path) -> None:
+    """Raise ValueError (one line) when `out` cannot hold run folders: it is a file, or under one."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ValueError(f"--out: {folder} is a file, not a folder")
+            return
 
 
 def run_name(problem: str, policy: str, seed: int) -> str:
@@ -55,6 +134,7 @@ class RunFolder:
     """
 
     def __init__(self, root: str | Path, name: str) -> None:
+        check_out_dir(Path(root))
         path = Path(root) / name
         suffix = 1
         while path.exists():
@@ -64,6 +144,23 @@ class RunFolder:
         self.path = path
         self._csv: dict[str, CsvAppender] = {}
         self._jsonl: dict[str, TextIO] = {}
+
+    @classmethod
+    def existing(cls, path: str | Path) -> "RunFolder":
+        """An existing run folder, opened to append to (`edge-icl run --resume`)."""
+        folder = cls.__new__(cls)
+        folder.path = Path(path)
+        if not folder.path.is_dir():
+            raise ValueError(f"--resume: {folder.path} is not a run folder")
+        folder._csv, folder._jsonl = {}, {}
+        return folder
+
+    def read_config(self) -> dict[str, Any]:
+        """The `config.yaml` written at the start of the run."""
+        path = self.path / "config.yaml"
+        if not path.is_file():
+            raise ValueError(f"--resume: {self.path} holds no config.yaml")
+        return yaml.safe_load(path.read_text()) or {}
 
     def write_config(self, config: dict[str, Any]) -> None:
         """Write `config.yaml` (call first, before any step runs)."""
@@ -81,12 +178,12 @@ class RunFolder:
         handle = self._jsonl.get(filename)
         if handle is None:
             handle = self._jsonl[filename] = open(self.path / filename, "a")
-        handle.write(json.dumps(record, default=str) + "\n")
+        handle.write(dumps(record) + "\n")
         handle.flush()
 
     def write_json(self, filename: str, data: dict[str, Any]) -> None:
         """Write a JSON document (e.g. `summary.json`)."""
-        (self.path / filename).write_text(json.dumps(data, indent=2, default=str) + "\n")
+        (self.path / filename).write_text(dumps(data, indent=2) + "\n")
 
     def close(self) -> None:
         """Close every open file."""

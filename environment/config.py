@@ -50,6 +50,14 @@ class RadioConfig(StrictConfig):
     # Proportional-fair averaging window t_c in scheduling intervals (a common choice).
     pf_window: float = Field(100.0, gt=1)
 
+    @model_validator(mode="after")
+    def _geometry(self) -> "RadioConfig":
+        if self.min_distance_m >= self.cell_radius_m:
+            raise ValueError(f"min_distance_m ({self.min_distance_m}) must be below cell_radius_m ({self.cell_radius_m}): no room to drop users")
+        if self.inter_site_distance_m <= self.cell_radius_m:
+            raise ValueError(f"inter_site_distance_m ({self.inter_site_distance_m}) must exceed cell_radius_m ({self.cell_radius_m}): interferers would sit inside the cell")
+        return self
+
 
 class ServiceType(StrictConfig):
     """One generation service (keyword 1 of eq. 8) and what its requests look like."""

@@ -92,3 +92,38 @@ def test_a_sampled_pool_shows_a_fresh_subset_per_decision_and_keeps_the_closest_
     assert summary["llm_calls"] == len(calls) and summary["parse_failures"] == 0
     again, _ = run_icl(tmp_path / "again", "--steps", "40", "--seed", "3", "--pool-sample", "2", "--exploration", "constant", "--epsilon", "0.5")
     assert again["mean_reward"] == summary["mean_reward"]  # seeded draws: the same run again
+
+
+class HugeReplies(LlamaCppBackend):
+    """The real llama.cpp backend whose replies come back padded to 100,000 characters."""
+
+    name = "huge-llama-cpp"
+
+    def complete(self, messages, max_tokens=8):
+        reply = super().complete(messages, max_tokens)
+        return Completion(reply.text + "x" * (100_000 - len(reply.text)), reply.prompt_tokens, reply.completion_tokens, reply.latency_s, reply.evaluated_tokens)
+
+
+def with_backend(name, backend_class, tmp_path, *args):
+    register_backend(name, BackendSpec(lambda o: backend_class(seed=o.seed), lambda: None, "test"))
+    try:
+        result = runner.invoke(app, ["run", "--out", str(tmp_path), "--json", "--backend", name, "--decision-mode", "generate", *args])
+    finally:
+        del BACKENDS[name]
+    assert result.exit_code == 0, result.output
+    return result, next(tmp_path.iterdir())
+
+
+def test_a_huge_reply_is_kept_capped_with_its_full_length(tmp_path):
+    _, folder = with_backend("huge-llama-cpp", HugeReplies, tmp_path, "--exploration", "none", "--steps", "3", "--seed", "2")
+    assert (folder / "transcript.jsonl").stat().st_size < 3 * 6000
+    for record in transcript(folder):
+        assert len(record["reply"]) == 4096 and record["reply_chars"] == 100_000 and record["reply_truncated"] is True
+
+
+def test_parse_failures_in_a_row_warn_once_on_stderr(tmp_path):
+    result, _ = with_backend(
+        "reversed-llama-cpp", ReversedReplies, tmp_path, "--exploration", "none", "--fallback", "local", "--steps", "22", "--seed", "2"
+    )
+    assert json.loads(result.stdout)["parse_failures"] == 22
+    assert result.stderr.count("warning:") == 1 and "10 LLM replies in a row named no decision" in result.stderr

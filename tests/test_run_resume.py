@@ -1,0 +1,137 @@
+"""A stopped or killed run keeps what it did and continues to the same result (`edge-icl run --resume`)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.offloading_bench import BenchSettings, run_bench, run_reference_or_dqn
+from agent.run_folder import read_jsonl
+from environment.config import scenario_config
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def edge_icl(*args: str) -> subprocess.Popen:
+    """`edge-icl ARGS` in its own process, as a user starts it (signals reach it as they would)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "agent.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_rows(folder_parent: Path, rows: int, process: subprocess.Popen, limit_s: float = 120) -> Path:
+    """The run folder, once its steps.csv holds `rows` data rows."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        for steps in folder_parent.glob("*/steps.csv"):
+            if len(steps.read_text().splitlines()) - 1 >= rows:
+                return steps.parent
+        time.sleep(0.02)
+    raise AssertionError(f"no {rows} rows within {limit_s} s")
+
+
+def only_folder(parent: Path) -> Path:
+    (folder,) = parent.iterdir()
+    return folder
+
+
+def run_to_end(parent: Path, *args: str) -> Path:
+    result = runner.invoke(app, ["run", "--out", str(parent), "--json", *args])
+    assert result.exit_code == 0, result.output
+    return only_folder(parent)
+
+
+@pytest.mark.slow
+def test_an_icl_run_killed_with_sigkill_resumes_to_the_same_steps_csv_byte_for_byte(tmp_path):
+    args = ("--steps", "30", "--seed", "1")
+    whole = run_to_end(tmp_path / "whole", *args)
+    process = edge_icl("run", "--out", str(tmp_path / "killed"), "--json", *args)
+    folder = wait_for_rows(tmp_path / "killed", 12, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (folder / "summary.json").exists()
+    result = runner.invoke(app, ["run", "--resume", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    assert (folder / "steps.csv").read_bytes() == (whole / "steps.csv").read_bytes()
+    records = read_jsonl(folder / "transcript.jsonl")
+    assert [r["step"] for r in records] == list(range(30))  # each step once, none lost, none twice
+    resumed, original = json.loads(result.stdout), json.loads((whole / "summary.json").read_text())
+    for key in ("mean_reward", "decision_accuracy", "llm_calls", "explored_steps", "parse_failures", "steps"):
+        assert resumed[key] == original[key], key
+
+
+def test_a_torn_last_line_is_dropped_and_the_run_completes_as_if_never_stopped(tmp_path):
+    args = ("--policy", "random", "--steps", "60", "--seed", "4")
+    whole = run_to_end(tmp_path / "whole", *args)
+    cut = run_to_end(tmp_path / "cut", *args)
+    data = (cut / "steps.csv").read_bytes()
+    twentieth = [i for i, b in enumerate(data) if b == ord("\n")][20]
+    (cut / "steps.csv").write_bytes(data[: twentieth + 15])  # 20 rows and a line torn mid-write
+    (cut / "summary.json").unlink()
+    result = runner.invoke(app, ["run", "--resume", str(cut), "--json"])
+    assert result.exit_code == 0, result.output
+    assert (cut / "steps.csv").read_bytes() == (whole / "steps.csv").read_bytes()
+    assert json.loads(result.stdout)["mean_reward"] == json.loads((whole / "summary.json").read_text())["mean_reward"]
+
+
+def test_resume_of_a_folder_that_is_not_a_run_is_a_one_line_error(tmp_path):
+    result = runner.invoke(app, ["run", "--resume", str(tmp_path)])
+    assert result.exit_code == 2 and "config.yaml" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_resume_refuses_rows_that_do_not_replay_on_the_world(tmp_path):
+    folder = run_to_end(tmp_path, "--policy", "oracle", "--steps", "20", "--seed", "2")
+    lines = (folder / "steps.csv").read_text().splitlines(keepends=True)
+    (folder / "steps.csv").write_text("".join(lines[:5]) + lines[5].replace(",0,", ",1,", 1) + "".join(lines[6:10]))
+    config = folder / "config.yaml"
+    config.write_text(config.read_text().replace("steps: 20", "steps: 30"))
+    result = runner.invoke(app, ["run", "--resume", str(folder)])
+    assert result.exit_code == 2 and "--resume:" in result.stderr
+
+
+def test_ctrl_c_writes_the_summary_of_the_steps_done_and_exits_130(tmp_path):
+    process = edge_icl("run", "--out", str(tmp_path), "--json", "--steps", "60", "--seed", "5")
+    folder = wait_for_rows(tmp_path, 10, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "--resume" in stderr and str(folder) in stderr
+    summary = json.loads((folder / "summary.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in summary.json"))
+    rows = len((folder / "steps.csv").read_text().splitlines()) - 1
+    assert summary["interrupted"] is True and summary["steps"] == rows >= 10
+    result = runner.invoke(app, ["run", "--resume", str(folder), "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["steps"] == 60
+
+
+def test_bench_resume_drops_the_aborted_groups_transcript_and_a_torn_row(tmp_path):
+    policies = ["oracle", "random"]
+    settings = BenchSettings(policies=policies, seeds=[0, 1], steps=20, config={})
+    runners = {name: run_reference_or_dqn for name in policies}
+    world = scenario_config()
+    seen = {"rows": 0}
+
+    def interrupt(row):
+        seen["rows"] += 1
+        if seen["rows"] == 50:  # half-way through the third group (oracle, seed 1)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(tmp_path, settings, world, runners, on_row=interrupt)
+    # the transcript an LLM policy would have written: records of finished and aborted groups
+    records = [{"policy": "oracle", "seed": 0, "step": s} for s in range(20)] + [{"policy": "oracle", "seed": 1, "step": s} for s in range(10)]
+    (tmp_path / "transcript.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records) + '{"policy": "orac')
+    with open(tmp_path / "steps.csv", "a") as handle:
+        handle.write("oracle,1,10,3")  # a row torn by the kill
+    groups = run_bench(tmp_path, settings, world, runners)
+    assert sorted(groups) == [("oracle", 0), ("oracle", 1), ("random", 0), ("random", 1)]
+    assert all(len(rows) == 20 for rows in groups.values())
+    kept = read_jsonl(tmp_path / "transcript.jsonl")
+    assert kept == records[:20]  # the aborted group's records went with its rows
