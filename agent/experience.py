@@ -2,36 +2,51 @@
 
 Zhou et al. (papers/icl-task-offloading.txt): an example E_e of eq. (9) holds the
 keywords of eq. (8), the decision, the reward of eq. (10) and a Good/Bad evaluation.
-Step 3 of III-A: the evaluator marks E_current bad when a constraint of (4) fails
-(here the quality constraint (4e), the one a decision can violate); otherwise the
+Step 3 of III-A: the evaluator marks E_current bad when the problem's constraint fails
+(offloading: the quality constraint (4e), the one a decision can violate); otherwise the
 prioritized experience replay of III-B decides (rules 1 and 2). Baseline 1 of III-C
-keeps the latest experiences instead.
+keeps the latest experiences instead. Written against any `DecisionTask`: keywords are
+named fields, decisions are candidate labels.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 GOOD, BAD = "good", "bad"
-Keywords = tuple[str, str]  # (service type, estimated output token size): x of eq. (8)
+# x of eq. (8): the state's named fields as text, in the task's order ((name, value), ...)
+Keywords = tuple[tuple[str, str], ...]
+# the chosen candidate's numbers at decision time ((name, value), ...)
+Features = tuple[tuple[str, float], ...]
+
+
+def as_keywords(keywords: Mapping[str, str] | Keywords) -> Keywords:
+    """Keywords as a hashable, ordered tuple of (name, value) pairs."""
+    return tuple(keywords.items()) if isinstance(keywords, Mapping) else tuple(keywords)
 
 
 @dataclass(frozen=True)
 class Experience:
-    """One example E_e of eq. (9): keywords, decision, reward (10), evaluation, and when it happened."""
+    """One example E_e of eq. (9): keywords, decision, reward (10), evaluation, and when it happened.
+
+    `features` are the chosen candidate's numbers (empty where a label says it all, as in
+    offloading), so that an example still means something where labels change.
+    """
 
     keywords: Keywords
     decision: str
     reward: float
     evaluation: str
     step: int
+    features: Features = ()
 
 
-def evaluate_constraints(quality_met: bool) -> str:
-    """Step 3 of III-A: a decision is bad when constraint (4e) fails, else it goes on to the pool."""
-    return GOOD if quality_met else BAD
+def evaluate_constraints(constraint_met: bool) -> str:
+    """Step 3 of III-A: a decision is bad when the problem's constraint fails (offloading: (4e)), else it goes on to the pool."""
+    return GOOD if constraint_met else BAD
 
 
 class ExperiencePool(Protocol):
@@ -39,7 +54,7 @@ class ExperiencePool(Protocol):
 
     capacity: int
 
-    def add(self, keywords: Keywords, decision: str, reward: float, quality_met: bool, step: int) -> Experience: ...
+    def add(self, keywords: Keywords, decision: str, reward: float, constraint_met: bool, step: int, features: Features = ()) -> Experience: ...
 
     def examples(self) -> list[Experience]: ...
 
@@ -65,14 +80,14 @@ class PrioritizedPool:
         self.capacity = capacity
         self._best: dict[Keywords, Experience] = {}
 
-    def add(self, keywords: Keywords, decision: str, reward: float, quality_met: bool, step: int) -> Experience:
+    def add(self, keywords: Keywords, decision: str, reward: float, constraint_met: bool, step: int, features: Features = ()) -> Experience:
         """Evaluate E_current and update the pool (III-A step 3, III-B rules 1-2); return E_current."""
-        if evaluate_constraints(quality_met) == BAD:
-            return Experience(keywords, decision, reward, BAD, step)
+        if evaluate_constraints(constraint_met) == BAD:
+            return Experience(keywords, decision, reward, BAD, step, features)
         pooled = self._best.get(keywords)
         if pooled is not None and pooled.reward >= reward:  # rule 2: not better -> bad, pool unchanged
-            return Experience(keywords, decision, reward, BAD, step)
-        current = Experience(keywords, decision, reward, GOOD, step)  # rule 1 (new) or rule 2 (better)
+            return Experience(keywords, decision, reward, BAD, step, features)
+        current = Experience(keywords, decision, reward, GOOD, step, features)  # rule 1 (new) or rule 2 (better)
         if pooled is None and len(self._best) >= self.capacity:
             worst = min(self._best.values(), key=lambda e: (e.reward, e.step))
             del self._best[worst.keywords]
@@ -96,8 +111,8 @@ class LatestPool:
         self.capacity = capacity
         self._latest: deque[Experience] = deque(maxlen=capacity)
 
-    def add(self, keywords: Keywords, decision: str, reward: float, quality_met: bool, step: int) -> Experience:
-        current = Experience(keywords, decision, reward, evaluate_constraints(quality_met), step)
+    def add(self, keywords: Keywords, decision: str, reward: float, constraint_met: bool, step: int, features: Features = ()) -> Experience:
+        current = Experience(keywords, decision, reward, evaluate_constraints(constraint_met), step, features)
         self._latest.append(current)
         return current
 
@@ -120,9 +135,22 @@ def make_pool(kind: str, capacity: int) -> PrioritizedPool | LatestPool:
     raise ValueError(f"unknown pool {kind!r}; choose one of {', '.join(POOLS)}")
 
 
-def relevance(example: Experience, keywords: Keywords) -> tuple[int, int, float]:
-    """How close an example is to the query: same keywords, then same service type, then reward."""
-    return (int(example.keywords == keywords), int(example.keywords[0] == keywords[0]), example.reward)
+def relevance(example: Experience, keywords: Keywords) -> tuple[int, float]:
+    """How close an example is to the query: how many keyword fields match, counted from the first, then its reward.
+
+    A task lists its keywords most telling first (offloading: service type, then token
+    size), so an example that matches the first field and not the second is closer than
+    one that matches only the second: for offloading, same keywords, then same service
+    type, then reward. (Counting equal fields in any position instead picked a
+    (chatting, medium) example over (knowledge, long) for a (knowledge, medium) query and
+    changed 2 of 150 decisions on seeds 0-2.)
+    """
+    matching = 0
+    for (name, value), (query_name, query_value) in zip(example.keywords, keywords):
+        if name != query_name or value != query_value:
+            break
+        matching += 1
+    return (matching, example.reward)
 
 
 def most_relevant(examples: list[Experience], keywords: Keywords, k: int) -> list[Experience]:

@@ -1,6 +1,7 @@
 """Epsilon-greedy exploration of the ICL agent (Zhou et al., papers/icl-task-offloading.txt, III-B).
 
-With probability epsilon the action is drawn at random, otherwise the LLM decides.
+With probability epsilon the decision is drawn at random among the candidates open at
+this step, otherwise the LLM decides.
 Schedules: constant, linear decay, exponential decay, and "none" (baseline 2 of III-C:
 every decision by the LLM). Draws come from the agent's own seeded Generator.
 """
@@ -56,16 +57,15 @@ class EpsilonSchedule:
 class EpsilonGreedy:
     """Explore with probability epsilon_t, drawing from a seeded Generator."""
 
-    def __init__(self, schedule: EpsilonSchedule, rng: np.random.Generator, n_actions: int = 2) -> None:
+    def __init__(self, schedule: EpsilonSchedule, rng: np.random.Generator) -> None:
         self.schedule = schedule
         self.rng = rng
-        self.n_actions = n_actions
 
     def explore(self, step: int) -> bool:
         """Whether step `step` explores; no draw at all when epsilon is 0 (no exploration)."""
         epsilon = self.schedule.value(step)
         return epsilon > 0.0 and bool(self.rng.random() < epsilon)
 
-    def random_action(self) -> int:
-        """A uniformly random action."""
-        return int(self.rng.integers(self.n_actions))
+    def random_choice(self, n_open: int) -> int:
+        """A uniformly random index among the `n_open` candidates open at this step."""
+        return int(self.rng.integers(n_open))

@@ -1,30 +1,32 @@
-"""The in-context-learning offloading agent: steps 1-4 of III-A as an OffloadingPolicy.
+"""The in-context-learning agent: steps 1-4 of III-A, for any decision problem.
 
 Zhou et al. (papers/icl-task-offloading.txt): observe the keywords x of eq. (8) ->
 explore (epsilon-greedy, III-B) or ask the LLM with D (eq. 7), the pool E (eq. 9) and x
--> the decision is argmax_y f_LLM(x, y, E, D) (eq. 5-6; "score" mode) or the parsed reply
-("generate" mode) -> the environment steps and returns reward (10) -> the evaluator and
-the pool update (step 3, III-B rules) -> the next prompt (step 4).
+-> the decision is argmax_y f_LLM(x, y, E, D) over the open candidates (eq. 5-6; "score"
+mode) or the parsed reply ("generate" mode) -> the environment steps and returns the
+reward -> the evaluator and the pool update (step 3, III-B rules) -> the next prompt
+(step 4). The problem is a `DecisionTask` (environment.decision_task): the agent never
+knows which one it plays.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from agent.backends.base import LLMBackend, Scores
-from agent.experience import Experience, ExperiencePool, Keywords, most_relevant
-from agent.exploration import EpsilonGreedy
-from agent.prompting import OffloadingPrompt, RenderedPrompt, parse_decision
-
-DECISION_MODES = ("score", "generate")
-FALLBACKS = ("random", "local", "offload")
-# Content-free query for calibration (Zhao et al. 2021, "Calibrate before use").
-CONTENT_FREE: Keywords = ("N/A", "N/A")
+from agent.backends.registry import make_backend
+from agent.decision_parser import parse_decision
+from agent.experience import Experience, ExperiencePool, Keywords, as_keywords, make_pool, most_relevant
+from agent.exploration import EpsilonGreedy, EpsilonSchedule
+from agent.prompting import RenderedPrompt, TaskPrompt
+from agent.settings import AgentSettings
+from environment.decision_task import Candidate, DecisionTask
+from solvers.policy import AGENT_STREAM, EXPLORATION_STREAM, policy_generator
 
 TranscriptSink = Callable[[dict[str, Any]], None]
 WarningSink = Callable[[str], None]
@@ -32,47 +34,15 @@ WarningSink = Callable[[str], None]
 REPLY_CAP_CHARS = 4096
 
 
+class ReplayError(ValueError):
+    """A recorded step that does not replay: the run folder's rows or transcript do not match its world and policy."""
+
+
 def capped(text: str | None, limit: int = REPLY_CAP_CHARS) -> dict[str, Any]:
     """A reply for the transcript: at most `limit` characters, with its full length when cut."""
     if text is None or len(text) <= limit:
         return {"reply": text}
     return {"reply": text[:limit], "reply_chars": len(text), "reply_truncated": True}
-
-
-@dataclass
-class ICLSettings:
-    """How the agent asks its LLM.
-
-    Parameters
-    ----------
-    decision_mode: "score" (eq. 5-6 over the candidates) or "generate" (parse a reply).
-    fallback: who decides when a reply names no decision: "random", "local" or "offload".
-    relevant_examples: closest pool examples repeated next to the query (best last).
-    calibrate: subtract each answer's score under a content-free query (score mode).
-    max_tokens: reply length in generate mode.
-    warn_after_parse_failures: after this many parse failures in a row the agent warns
-        once (its `on_warning` sink; the CLI prints it on stderr).
-    pool_sample: show this many pool examples, drawn afresh for each decision (in pool
-        order), so the prompt does not collapse onto a few examples; 0 shows the whole
-        pool. The closest examples come from the whole pool. A drawn subset changes the
-        prompt's stable part, so it costs the KV-cache reuse (and, calibrated, a second call).
-    """
-
-    decision_mode: str = "score"
-    fallback: str = "random"
-    relevant_examples: int = 1
-    calibrate: bool = True
-    max_tokens: int = 6
-    pool_sample: int = 0
-    warn_after_parse_failures: int = 10
-
-    def __post_init__(self) -> None:
-        if self.pool_sample < 0:
-            raise ValueError(f"pool sample must be 0 (whole pool) or positive, got {self.pool_sample}")
-        if self.decision_mode not in DECISION_MODES:
-            raise ValueError(f"unknown decision mode {self.decision_mode!r}; choose one of {', '.join(DECISION_MODES)}")
-        if self.fallback not in FALLBACKS:
-            raise ValueError(f"unknown fallback {self.fallback!r}; choose one of {', '.join(FALLBACKS)}")
 
 
 @dataclass
@@ -95,11 +65,12 @@ class ICLStats:
 
 
 class ICLAgent:
-    """The LLM-in-the-loop offloading policy.
+    """The LLM-in-the-loop policy of any `DecisionTask`.
 
     Parameters
     ----------
-    backend: the LLM (any `LLMBackend`).
+    task: the decision problem's text face (keywords, candidates, feedback).
+    backend: the LLM (any `LLMBackend`); None for a subclass that decides without one.
     prompt: the prompt templates.
     pool: prioritized (III-B) or latest (baseline 1) experience pool.
     exploration: epsilon-greedy with its schedule (kind "none" = baseline 2).
@@ -112,33 +83,59 @@ class ICLAgent:
 
     name = "icl"
 
+    @classmethod
+    def from_settings(
+        cls,
+        task: DecisionTask,
+        settings: AgentSettings,
+        seed: int,
+        backend: LLMBackend | None = None,
+        transcript: TranscriptSink | None = None,
+    ) -> "ICLAgent":
+        """The agent these settings describe, its draws seeded from the run seed.
+
+        `backend` reuses an LLM already loaded (a bench builds one per backend); None builds
+        the one the settings name. Raises ValueError / PromptError / BackendUnavailable on bad input.
+        """
+        prompt = TaskPrompt(settings.prompt, task)
+        pool = make_pool(settings.pool, settings.pool_size)
+        schedule = EpsilonSchedule(kind=settings.exploration, epsilon=settings.epsilon, epsilon_min=min(0.05, settings.epsilon))
+        exploration = EpsilonGreedy(schedule, policy_generator(seed, EXPLORATION_STREAM))
+        if backend is None:
+            backend = make_backend(settings.backend, settings.backend_options, seed)
+        return cls(task, backend, prompt, pool, exploration, policy_generator(seed, AGENT_STREAM), settings, transcript)
+
     def __init__(
         self,
-        backend: LLMBackend,
-        prompt: OffloadingPrompt,
+        task: DecisionTask,
+        backend: LLMBackend | None,
+        prompt: TaskPrompt,
         pool: ExperiencePool,
         exploration: EpsilonGreedy,
         rng: np.random.Generator,
-        settings: ICLSettings | None = None,
+        settings: AgentSettings | None = None,
         transcript: TranscriptSink | None = None,
         on_warning: WarningSink | None = None,
     ) -> None:
+        self.task = task
         self.backend = backend
         self.prompt = prompt
         self.pool = pool
         self.exploration = exploration
         self.rng = rng
-        self.settings = settings or ICLSettings()
+        self.settings = settings or AgentSettings()
+        fallbacks = ("random", *task.decisions)
+        if self.settings.fallback not in fallbacks:
+            raise ValueError(f"--fallback: {self.settings.fallback!r} is not a decision of {task.name}; choose one of {', '.join(fallbacks)}")
         self.transcript = transcript
         self.on_warning = on_warning
         self._warned = False
-        self.decisions = prompt.decisions
         self.stats = ICLStats()
         self.step = 0
         self._seen_stable: set[str] = set()
-        self._calibration: dict[str, dict[str, float]] = {}
+        self._calibration: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
 
-    # --- the LLM call -----------------------------------------------------------------
+    # --- the prompt -------------------------------------------------------------------
     def shown_examples(self) -> list[Experience]:
         """The pool examples the next prompt shows: all, or a fresh draw of `pool_sample` in pool order."""
         examples = self.pool.examples()
@@ -148,29 +145,39 @@ class ICLAgent:
             examples = [examples[i] for i in chosen]
         return examples
 
-    def build_prompt(self, keywords: Keywords, shown: list[Experience] | None = None) -> RenderedPrompt:
-        """D, the shown pool examples (stable part) and the closest examples and x (variable part)."""
-        closest = most_relevant(self.pool.examples(), keywords, self.settings.relevant_examples)
-        return self.prompt.render(self.pool.examples() if shown is None else shown, closest, keywords)
+    def closest_examples(self, keywords: Keywords) -> list[Experience]:
+        """The good pool examples closest to the query, the closest last (next to the query)."""
+        return most_relevant(self.pool.examples(), keywords, self.settings.closest)
 
-    def _content_free_scores(self, rendered: RenderedPrompt, shown: list[Experience]) -> tuple[dict[str, float], float]:
+    def build_prompt(self, keywords: Keywords, candidates: Sequence[Candidate], shown: list[Experience] | None = None) -> RenderedPrompt:
+        """D, the shown pool examples (stable part) and the closest examples and x (variable part)."""
+        shown = self.pool.examples() if shown is None else shown
+        return self.prompt.render(shown, self.closest_examples(keywords), keywords, candidates)
+
+    # --- the LLM call -----------------------------------------------------------------
+    def _content_free_scores(self, rendered: RenderedPrompt, shown: list[Experience], candidates: Sequence[Candidate]) -> tuple[dict[str, float], float]:
         """Each answer's score under a content-free query with the same shown pool, and the seconds it took (0 when cached)."""
-        cached = self._calibration.get(rendered.stable_hash)
+        answers = self.prompt.answers(candidates)
+        key = (rendered.stable_hash, tuple(answers))
+        cached = self._calibration.get(key)
         if cached is not None:
             return cached, 0.0
         # The same layout with no content: a content-free closest example when the prompt
-        # shows closest examples, so both prompts differ only in their content.
-        placeholder = Experience(CONTENT_FREE, "N/A", math.nan, "N/A", -1)
-        relevant = [placeholder] * min(self.settings.relevant_examples, len(self.pool.examples()))
-        free = self.prompt.render(shown, relevant, CONTENT_FREE)
-        scores = self.backend.score(free.messages, self.prompt.answers)
-        self._calibration[rendered.stable_hash] = scores.logprobs
+        # shows closest examples, and the same candidate labels without their numbers, so
+        # both prompts differ only in their content.
+        free_keywords = as_keywords(self.task.content_free)
+        placeholder = Experience(free_keywords, "N/A", math.nan, "N/A", -1)
+        relevant = [placeholder] * min(self.settings.closest, len(self.pool.examples()))
+        bare = [Candidate(c.label, c.action) for c in candidates]
+        free = self.prompt.render(shown, relevant, free_keywords, bare)
+        scores = self.backend.score(free.messages, answers)
+        self._calibration[key] = scores.logprobs
         return scores.logprobs, scores.latency_s
 
-    def decide_by_llm(self, keywords: Keywords) -> tuple[int | None, dict[str, Any]]:
-        """Ask the LLM; return the action (None when the reply names no decision) and the call's record."""
+    def decide_by_llm(self, keywords: Keywords, candidates: Sequence[Candidate]) -> tuple[int | None, dict[str, Any]]:
+        """Ask the LLM; return the chosen candidate's index (None when the reply names none) and the call's record."""
         shown = self.shown_examples()
-        rendered = self.build_prompt(keywords, shown)
+        rendered = self.build_prompt(keywords, candidates, shown)
         record: dict[str, Any] = {
             "step": self.step,
             "backend": self.backend.name,
@@ -182,19 +189,19 @@ class ICLAgent:
         if rendered.stable_hash not in self._seen_stable:  # the full stable text once per version
             self._seen_stable.add(rendered.stable_hash)
             record["prompt_stable"] = rendered.stable
-        action: int | None
+        choice: int | None
         calibration_s = 0.0
         if self.settings.decision_mode == "score":
-            answers = self.prompt.answers
+            answers = self.prompt.answers(candidates)
             scores: Scores = self.backend.score(rendered.messages, answers)
             adjusted = [scores.logprobs[a] for a in answers]
             if self.settings.calibrate:
-                free, calibration_s = self._content_free_scores(rendered, shown)
+                free, calibration_s = self._content_free_scores(rendered, shown, candidates)
                 record["calibration_latency_s"] = calibration_s
                 adjusted = [v - free[a] for v, a in zip(adjusted, answers)]
                 record["calibration"] = {a: _json_float(v) for a, v in free.items()}
             # eq. (6); ties go to the first answer; no finite score = the reply named no decision
-            action = int(np.argmax(adjusted)) if any(math.isfinite(v) for v in adjusted) else None
+            choice = int(np.argmax(adjusted)) if any(math.isfinite(v) for v in adjusted) else None
             record.update(
                 reply=None,
                 scores=scores.finite(),
@@ -206,7 +213,7 @@ class ICLAgent:
             )
         else:
             completion = self.backend.complete(rendered.messages, max_tokens=self.settings.max_tokens)
-            action = parse_decision(completion.text, self.decisions)
+            choice = parse_decision(completion.text, [c.label for c in candidates])
             record.update(
                 **capped(completion.text),
                 scores=None,
@@ -217,34 +224,37 @@ class ICLAgent:
             )
         self.stats.llm_calls += 1
         self.stats.llm_latency_s.append(record["latency_s"] + calibration_s)
-        record["parsed_ok"] = action is not None
-        return action, record
+        record["parsed_ok"] = choice is not None
+        return choice, record
 
-    def _fallback(self) -> int:
-        if self.settings.fallback == "random":
-            return int(self.rng.integers(len(self.decisions)))
-        return self.decisions.index(self.settings.fallback)
+    def _fallback(self, candidates: Sequence[Candidate]) -> int:
+        """The candidate the fallback names when a reply names none (a random one if that label is not open)."""
+        labels = [c.label for c in candidates]
+        if self.settings.fallback != "random" and self.settings.fallback in labels:
+            return labels.index(self.settings.fallback)
+        return int(self.rng.integers(len(candidates)))
 
-    # --- OffloadingPolicy -------------------------------------------------------------
-    def act(self, observation: np.ndarray, info: dict[str, Any]) -> int:
-        """Explore with probability epsilon, else ask the LLM (steps 1-2 of III-A)."""
-        keywords = self._keywords(info)
+    # --- the policy -------------------------------------------------------------------
+    def act(self, observation: Any, info: dict[str, Any]) -> int:
+        """Explore with probability epsilon, else ask the LLM (steps 1-2 of III-A); return the env action."""
+        keywords = as_keywords(self.task.keywords(info))
+        candidates = self.task.candidates(info)
         if self.exploration.explore(self.step):
             self.stats.explored += 1
-            action = self.exploration.random_action()
+            chosen = candidates[self.exploration.random_choice(len(candidates))]
             if self.transcript is not None:  # every step is in the transcript; explored ones make no LLM call
-                self.transcript({"step": self.step, "explored": True, "llm_call": False, "decision": self.decisions[action]})
-            return action
-        action, record = self.decide_by_llm(keywords)
+                self.transcript({"step": self.step, "explored": True, "llm_call": False, "decision": chosen.label})
+            return chosen.action
+        choice, record = self.decide_by_llm(keywords, candidates)
         record.update(explored=False, llm_call=True)
-        if action is None:
-            action = self._fallback()
+        if choice is None:
+            choice = self._fallback(candidates)
             record["fallback"] = self.settings.fallback
         self._count_parse(record["parsed_ok"])
-        record["decision"] = self.decisions[action]
+        record["decision"] = candidates[choice].label
         if self.transcript is not None:
             self.transcript(record)
-        return action
+        return candidates[choice].action
 
     def _count_parse(self, parsed_ok: bool) -> None:
         """Count a parse failure; warn once when `warn_after_parse_failures` come in a row."""
@@ -261,40 +271,38 @@ class ICLAgent:
                 f"see transcript.jsonl, or try --decision-mode score"
             )
 
-    def replay(self, observation: np.ndarray, info: dict[str, Any], action: int, record: dict[str, Any]) -> None:
+    def replay(self, observation: Any, info: dict[str, Any], action: int, record: dict[str, Any]) -> None:
         """Bring the agent to where it was after deciding a recorded step, without calling the LLM.
 
         Makes the same generator draws as `act` did (exploration, pool sample, random
         fallback), checked against the step's transcript record, and restores the counts
         the summary reports. `observe` then updates the pool as in the original run.
         """
-        from agent.rollout import ResumeError
-
+        candidates = self.task.candidates(info)
+        actions = [c.action for c in candidates]
         explored = self.exploration.explore(self.step)
         if not record or bool(record.get("explored")) != explored:
-            raise ResumeError(f"step {self.step}: transcript.jsonl does not match the run's exploration draws")
+            raise ReplayError(f"step {self.step}: transcript.jsonl does not match the run's exploration draws")
         if explored:
             self.stats.explored += 1
-            drawn = self.exploration.random_action()
+            drawn = actions[self.exploration.random_choice(len(candidates))]
         else:
             shown = self.shown_examples()  # the pool-sample draw, if any
-            rendered = self.build_prompt(self._keywords(info), shown)
-            self._seen_stable.add(rendered.stable_hash)
+            self._seen_stable.add(self.build_prompt(as_keywords(self.task.keywords(info)), candidates, shown).stable_hash)
             self.stats.llm_calls += 1
             self.stats.llm_latency_s.append(float(record.get("latency_s") or 0.0) + float(record.get("calibration_latency_s") or 0.0))
             self._count_parse(bool(record.get("parsed_ok")))
-            drawn = self._fallback() if "fallback" in record else action
+            drawn = actions[self._fallback(candidates)] if "fallback" in record else action
         if drawn != action:
-            raise ResumeError(f"step {self.step}: the replayed draw gives {self.decisions[drawn]}, the run folder says {self.decisions[action]}")
+            raise ReplayError(f"step {self.step}: the replayed draw gives action {drawn}, the run folder says {action}")
 
-    @staticmethod
-    def _keywords(info: dict[str, Any]) -> Keywords:
-        return (info["keywords"]["service_type"], info["keywords"]["token_size"])
-
-    def observe(self, observation: np.ndarray, info: dict[str, Any], action: int, reward: float, step_info: dict[str, Any]) -> None:
+    def observe(self, observation: Any, info: dict[str, Any], action: int, reward: float, step_info: dict[str, Any]) -> None:
         """Evaluate the outcome and update the pool (steps 3-4 of III-A)."""
-        keywords = self._keywords(info)
-        self.pool.add(keywords, self.decisions[action], float(reward), bool(step_info["quality_met"]), self.step)
+        feedback = self.task.feedback(step_info)
+        chosen = next(c for c in self.task.candidates(info) if c.action == action)
+        self.pool.add(
+            as_keywords(self.task.keywords(info)), chosen.label, feedback.reward, feedback.constraint_met, self.step, tuple(chosen.features.items())
+        )
         self.step += 1
 
 

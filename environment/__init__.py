@@ -1,32 +1,33 @@
 """The shared simulated edge-cloud world and the decision problems built on it.
 
+The world: `config` (validated configs), `radio`, `inference` (LLM profiles), `world`
+(the seeded cell and its request stream). One package per decision problem
+(`offloading`, `association`, `adapter_training`), each with its config, formulas,
+env or problem, and task (the `DecisionTask` text face of `decision_task`).
 Importing this package registers the Gymnasium environments (`EdgeICL/<Name>-v0`).
 """
 
 from gymnasium.envs.registration import register, registry
 
-from environment.config import ConfigError, ScenarioConfig, load_config, scenario_config
+from environment.config import ConfigError, WorldConfig
+from environment.decision_task import Candidate, DecisionTask, Feedback
 from environment.inference import LLMProfile, edge_cloud_pairs, generation_time, llm_catalogue, llm_profile
-from environment.offloading import DECISIONS, OffloadingEnv, Outcome, evaluate_decision
-from environment.scenario import Request, Scenario
+from environment.world import Request, Scenario
 
 if "EdgeICL/Offloading-v0" not in registry:
-    register(id="EdgeICL/Offloading-v0", entry_point="environment.offloading:OffloadingEnv")
+    register(id="EdgeICL/Offloading-v0", entry_point="environment.offloading.env:OffloadingEnv")
 
 __all__ = [
-    "DECISIONS",
+    "Candidate",
     "ConfigError",
+    "DecisionTask",
+    "Feedback",
     "LLMProfile",
-    "OffloadingEnv",
-    "Outcome",
     "Request",
     "Scenario",
-    "ScenarioConfig",
+    "WorldConfig",
     "edge_cloud_pairs",
-    "evaluate_decision",
     "generation_time",
     "llm_catalogue",
     "llm_profile",
-    "load_config",
-    "scenario_config",
 ]

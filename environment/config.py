@@ -1,8 +1,10 @@
-"""Validated configuration of the shared world and the offloading problem.
+"""Validated configuration of the shared world, and the one way every config is validated.
 
-Defaults follow Zhou et al. (papers/icl-task-offloading.txt) section IV-A where the
-paper gives a value; every other default says where it comes from. Unknown fields are
-rejected, so a typo in a YAML file is an error, not a silently ignored setting.
+The world (radio cell, request stream) follows Zhou et al. (papers/icl-task-offloading.txt)
+section IV-A where the paper gives a value; every other default says where it comes
+from. Each decision problem keeps its own config in its package and validates it with
+`validate`. Unknown fields are rejected, so a typo in a YAML file is an error, not a
+silently ignored setting; numbers must be finite.
 """
 
 from __future__ import annotations
@@ -123,42 +125,11 @@ class TaskConfig(StrictConfig):
         return self
 
 
-class OffloadingConfig(StrictConfig):
-    """The edge-vs-cloud decision problem (ICL paper II-C, III-A eq. 10)."""
-
-    # ICL IV-A: Llama3-8B-class edge model and GPT-4o-class cloud model.
-    edge_llm: str = "llama3-8b"
-    cloud_llm: str = "gpt-4o"
-    # "fixed t_back" (ICL II-A); the value is ours: 0.1 s edge-to-cloud backhaul.
-    backhaul_delay_s: float = Field(0.1, ge=0)
-    # T^Target of eq. (10); ours, chosen above the typical cloud service time so a
-    # well-served request earns a positive reward.
-    target_delay_s: float = Field(50.0, gt=0)
-    # r^penalty of eq. (10) for violating (4e); ours. With the default models a
-    # quality-preferred request is worth offloading until about 2,500 output tokens,
-    # where the cloud's extra generation time outweighs the penalty.
-    quality_penalty: float = Field(45.0, ge=0)
-    # Requests per episode before `truncated` (the world itself runs on).
-    episode_steps: int = Field(200, gt=0)
-
-
-class ScenarioConfig(StrictConfig):
-    """Everything a run's world is built from."""
+class WorldConfig(StrictConfig):
+    """The shared world every problem built on the radio cell starts from: its radio and its request stream."""
 
     radio: RadioConfig = Field(default_factory=RadioConfig)
     tasks: TaskConfig = Field(default_factory=TaskConfig)
-    offloading: OffloadingConfig = Field(default_factory=OffloadingConfig)
-
-    @model_validator(mode="after")
-    def _known_llms(self) -> "ScenarioConfig":
-        from environment.inference import llm_catalogue
-
-        known = llm_catalogue()
-        for role in ("edge_llm", "cloud_llm"):
-            name = getattr(self.offloading, role)
-            if name not in known:
-                raise ValueError(f"offloading.{role}: unknown LLM {name!r}; known: {', '.join(sorted(known))}")
-        return self
 
 
 def one_line(error: ValidationError) -> str:
@@ -179,15 +150,8 @@ def validate(model: type[Config], data: dict[str, Any] | None, what: str = "conf
         raise ConfigError(f"invalid {what}: {one_line(error)}") from None
 
 
-def scenario_config(data: dict[str, Any] | None = None) -> ScenarioConfig:
-    """Validate a config mapping; raise ConfigError with a one-line message naming the field."""
-    return validate(ScenarioConfig, data)
-
-
-def load_config(path: str | Path | None) -> ScenarioConfig:
-    """Read and validate a YAML config; None gives the paper defaults."""
-    if path is None:
-        return scenario_config()
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML config file; ConfigError (one line) when it is unreadable or not a mapping."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -197,4 +161,4 @@ def load_config(path: str | Path | None) -> ScenarioConfig:
         raise ConfigError(f"config {path} is not valid YAML: {str(error).splitlines()[0]}") from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"config {path} must be a mapping of sections, got {type(data).__name__}")
-    return scenario_config(data)
+    return data or {}

@@ -31,13 +31,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from rich.progress import track  # noqa: E402
 
-from agent.bench_offloading import bench_runners  # noqa: E402
-from agent.offloading_bench import BenchSettings, moving_average, run_bench, save_settings  # noqa: E402
-from agent.rollout import run_policy  # noqa: E402
-from agent.run_folder import RunFolder, run_name  # noqa: E402
-from environment.config import ScenarioConfig, load_config, scenario_config  # noqa: E402
+from agent.cli.bench import BenchSettings, moving_average, run_bench, save_settings  # noqa: E402
+from agent.cli.bench_offloading import OffloadingRunners  # noqa: E402
+from agent.cli.rollout import run_policy  # noqa: E402
+from agent.cli.run_folder import RunFolder, run_name  # noqa: E402
+from agent.settings import AgentSettings  # noqa: E402
 from environment.inference import edge_cloud_pairs, llm_profile  # noqa: E402
-from environment.offloading import OffloadingEnv  # noqa: E402
+from environment.offloading import (  # noqa: E402
+    OffloadingEnv,
+    OffloadingEnvConfig,
+    OffloadingTask,
+    load_offloading_env_config,
+    offloading_env_config,
+)
 from solvers.reference import OraclePolicy  # noqa: E402
 
 TASK_CLASSES = ("regular", "quality-preferred")
@@ -86,27 +92,27 @@ def plot_curves(path: Path, title: str, ylabel: str, curves: dict[str, np.ndarra
     write_csv(path.with_suffix(".csv"), rows)
 
 
-def learning_runs(root: Path, world: ScenarioConfig, seeds: list[int], steps: int, backends: dict[str, dict]) -> dict[str, dict]:
+def learning_runs(root: Path, world: OffloadingEnvConfig, seeds: list[int], steps: int, backends: dict[str, AgentSettings]) -> dict[str, dict]:
     """One bench per backend (ICL variants, plus DQN in the first); returns each bench's groups."""
-    runners = bench_runners()
     results = {}
-    for index, (label, icl_options) in enumerate(backends.items()):
+    for index, (label, agent) in enumerate(backends.items()):
         policies = ["icl", "icl-latest", "icl-no-explore"] + (["dqn"] if index == 0 else [])
-        settings = BenchSettings(policies=policies, seeds=seeds, steps=steps, icl_options=icl_options, config=world.model_dump(mode="json"))
+        settings = BenchSettings(policies=policies, seeds=seeds, steps=steps, agent=agent.model_dump(mode="json"), config=world.model_dump(mode="json"))
         run_dir = root / f"bench-{label}"
         run_dir.mkdir(exist_ok=True)
         save_settings(run_dir, settings)
         print(f"[{label}] {len(policies)} policies x {len(seeds)} seeds x {steps} steps -> {run_dir}", file=sys.stderr)
-        results[label] = run_bench(run_dir, settings, world, runners, on_group_start=lambda n, s: print(f"  {n} seed {s}", file=sys.stderr))
+        runners = OffloadingRunners(world, agent, run_dir / "transcript.jsonl").runners(policies)
+        results[label] = run_bench(run_dir, settings, runners, on_group_start=lambda n, s: print(f"  {n} seed {s}", file=sys.stderr))
     return results
 
 
 def oracle_delay(world: dict, edge: str, cloud: str, seeds: list[int], steps: int) -> float:
-    config = scenario_config({**world, "offloading": {**world.get("offloading", {}), "edge_llm": edge, "cloud_llm": cloud}})
-    return float(np.mean([run_policy(OraclePolicy(), OffloadingEnv(config), steps, s).summary["mean_delay_s"] for s in seeds]))
+    config = offloading_env_config({**world, "offloading": {**world.get("offloading", {}), "edge_llm": edge, "cloud_llm": cloud}})
+    return float(np.mean([run_policy(OraclePolicy(), OffloadingEnv(config), OffloadingTask(), steps, s).summary["mean_delay_s"] for s in seeds]))
 
 
-def delay_sweeps(root: Path, world: ScenarioConfig, seeds: list[int], steps: int) -> None:
+def delay_sweeps(root: Path, world: OffloadingEnvConfig, seeds: list[int], steps: int) -> None:
     """Fig. 4(e) and 4(f): the oracle's average service delay for each edge/cloud pair."""
     base = world.model_dump(mode="json")
     pairs = edge_cloud_pairs()
@@ -154,11 +160,11 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     seeds = list(range(args.seeds or (2 if args.quick else 3)))
     steps = args.steps or (120 if args.quick else 400)
-    world = load_config(args.config)
+    world = load_offloading_env_config(args.config)
     root = RunFolder(args.out, run_name("figures-icl-offloading", "all", 0)).path
-    backends: dict[str, dict] = {"llama-cpp": {"backend": "llama-cpp", "model": None, "model_path": None, "base_url": None}}
+    backends = {"llama-cpp": AgentSettings(backend="llama-cpp")}
     if args.base_url:
-        backends["openai"] = {"backend": "openai", "model": args.model, "model_path": None, "base_url": args.base_url}
+        backends["openai"] = AgentSettings(backend="openai", backend_options={"model": args.model, "base_url": args.base_url})
     results = learning_runs(root, world, seeds, steps, backends)
     window = max(10, steps // 10)
     first = next(iter(results.values()))

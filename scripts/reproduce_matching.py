@@ -27,8 +27,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import typer  # noqa: E402
 
-from agent.cli_app import err_console, progress_bar  # noqa: E402
-from agent.run_folder import RunFolder, run_name  # noqa: E402
+from agent.cli.app import err_console, progress_bar  # noqa: E402
+from agent.cli.run_folder import RunFolder, run_name  # noqa: E402
 from environment.association import AssociationConfig  # noqa: E402
 from solvers.matching import DISPLAY_NAMES, HEURISTICS  # noqa: E402
 from solvers.matching_experiment import collect, heuristic_rows, summarise  # noqa: E402

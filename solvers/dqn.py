@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from environment.config import ScenarioConfig, StrictConfig
+from environment.config import StrictConfig
+from environment.offloading import OffloadingEnvConfig
 from environment.offloading import OffloadingEnv
 
 
@@ -51,7 +52,7 @@ def _require_sb3() -> Any:
 
 
 class DQNPolicy:
-    """A trained DQN as an `OffloadingPolicy` (greedy: argmax of its Q-values).
+    """A trained DQN as a `Policy` of the offloading env (greedy: argmax of its Q-values).
 
     Parameters
     ----------
@@ -84,7 +85,7 @@ StepInfoCallback = Callable[[int, int, float, dict[str, Any]], None]
 
 
 def train_dqn(
-    scenario_config: ScenarioConfig,
+    scenario_config: OffloadingEnvConfig,
     seed: int,
     steps: int,
     config: DQNConfig | None = None,

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.backends.base import BackendUnavailable
-from agent.backends.registry import BACKENDS, BackendOptions, backend_status, make_backend
+from agent.backends.registry import BACKENDS, backend_status, load_backends, make_backend
 from agent.cli import app
 
 MESSAGES = [{"role": "system", "content": 'Reply "local" or "offload".'}, {"role": "user", "content": "Decision?"}]
@@ -17,7 +17,7 @@ def test_backends_command_lists_every_backend_and_why_one_is_unusable(monkeypatc
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     result = CliRunner().invoke(app, ["backends"])
     assert result.exit_code == 0, result.output
-    for name in BACKENDS:
+    for name in load_backends():
         assert name in result.stdout
     assert "OPENAI_API_KEY" in result.stdout
     status = backend_status()
@@ -28,7 +28,35 @@ def test_backends_command_lists_every_backend_and_why_one_is_unusable(monkeypatc
 
 def test_unknown_backend_is_rejected():
     with pytest.raises(BackendUnavailable, match="unknown backend 'nope'"):
-        make_backend("nope", BackendOptions())
+        make_backend("nope")
+
+
+def test_an_option_of_another_backend_is_rejected_with_the_backends_own_options():
+    with pytest.raises(BackendUnavailable, match="--base-url: not an option of backend llama-cpp .*--model-path"):
+        make_backend("llama-cpp", {"base_url": "http://127.0.0.1:1/v1"})
+
+
+def test_a_backend_registers_itself_and_its_options_become_flags():
+    from pydantic import Field
+
+    from agent.backends.registry import register_backend
+    from agent.cli.agent_options import agent_parameters
+    from environment.config import StrictConfig
+
+    class EchoOptions(StrictConfig):
+        echo_word: str = Field("local", description="The word it always answers.")
+
+    @register_backend("echo-test", EchoOptions, "answers one word")
+    def build(options, seed):
+        return options.echo_word
+
+    try:
+        assert make_backend("echo-test", {"echo_word": "offload"}) == "offload"
+        assert "echo_word" in {p.name for p in agent_parameters()}
+        result = CliRunner().invoke(app, ["backends"])
+        assert "echo-test" in result.stdout and "--echo-word" in result.stdout
+    finally:
+        del BACKENDS["echo-test"]
 
 
 def test_langchain_backend_parses_a_chat_model_reply():

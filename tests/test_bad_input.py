@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from agent.prompting import default_prompt_dir
-from agent.run_folder import RunFolder
-from environment.config import ConfigError, scenario_config
+from agent.cli.run_folder import RunFolder
+from environment.config import ConfigError
+from environment.offloading import offloading_env_config
 
 runner = CliRunner()
 
@@ -66,7 +67,7 @@ def test_non_finite_numbers_are_rejected(tmp_path, field, value):
     config = write_config(tmp_path, f"radio:\n  {field}: {value}\n")
     assert f"radio.{field}" in one_line_error(tmp_path, "--policy", "oracle", "--config", str(config))
     with pytest.raises(ConfigError, match=field):
-        scenario_config({"radio": {field: math.inf}})
+        offloading_env_config({"radio": {field: math.inf}})
 
 
 def test_out_pointing_at_a_file(tmp_path):

@@ -7,7 +7,8 @@ from typer.testing import CliRunner
 
 from agent.backends.base import Completion
 from agent.backends.llama_cpp import LlamaCppBackend
-from agent.backends.registry import BACKENDS, BackendSpec, register_backend
+from agent.backends.llama_cpp import LlamaCppOptions
+from agent.backends.registry import BACKENDS, register_backend
 from agent.cli import app
 
 runner = CliRunner()
@@ -55,7 +56,7 @@ def test_icl_run_logs_every_llm_call_and_reports_the_summary(tmp_path):
 
 
 def test_a_reply_that_is_not_a_decision_is_logged_counted_and_the_fallback_decides(tmp_path):
-    register_backend("reversed-llama-cpp", BackendSpec(lambda o: ReversedReplies(seed=o.seed), lambda: None, "test"))
+    register_backend("reversed-llama-cpp", LlamaCppOptions, "test")(lambda options, seed: ReversedReplies(seed=seed))
     try:
         summary, folder = run_icl(
             tmp_path, "--backend", "reversed-llama-cpp", "--decision-mode", "generate", "--exploration", "none",
@@ -105,7 +106,7 @@ class HugeReplies(LlamaCppBackend):
 
 
 def with_backend(name, backend_class, tmp_path, *args):
-    register_backend(name, BackendSpec(lambda o: backend_class(seed=o.seed), lambda: None, "test"))
+    register_backend(name, LlamaCppOptions, "test")(lambda options, seed: backend_class(seed=seed))
     try:
         result = runner.invoke(app, ["run", "--out", str(tmp_path), "--json", "--backend", name, "--decision-mode", "generate", *args])
     finally:

@@ -1,6 +1,6 @@
 import pytest
 
-from environment.delay import offloading_reward, quality_met, service_delay, transmission_delay
+from environment.offloading.formulas import offloading_reward, quality_met, service_delay, transmission_delay
 from environment.inference import edge_cloud_pairs, generation_time, llm_catalogue, llm_profile
 
 

@@ -4,7 +4,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import environment
-from environment.config import ConfigError, scenario_config
+from environment.config import ConfigError
+from environment.offloading import offloading_env_config
 from environment.offloading import LOCAL, OFFLOAD, OffloadingEnv
 
 
@@ -80,12 +81,12 @@ def test_truncates_after_episode_steps():
 
 def test_bad_config_is_one_line_naming_the_field():
     with pytest.raises(ConfigError) as excinfo:
-        scenario_config({"radio": {"n_users": -1}})
+        offloading_env_config({"radio": {"n_users": -1}})
     assert "radio.n_users" in str(excinfo.value) and "\n" not in str(excinfo.value)
     with pytest.raises(ConfigError, match="radio.n_userz"):
-        scenario_config({"radio": {"n_userz": 3}})
+        offloading_env_config({"radio": {"n_userz": 3}})
     with pytest.raises(ConfigError, match="edge_llm"):
-        scenario_config({"offloading": {"edge_llm": "nope"}})
+        offloading_env_config({"offloading": {"edge_llm": "nope"}})
 
 
 def test_invalid_action_is_rejected():

@@ -1,13 +1,14 @@
 import numpy as np
 import pytest
 
-from agent.rollout import policy_generator, run_policy
-from environment.offloading import OffloadingEnv
+from agent.cli.rollout import run_policy
+from environment.offloading import OffloadingEnv, OffloadingTask
+from solvers.policy import policy_generator
 from solvers.reference import REFERENCE_POLICIES, reference_policy
 
 
 def rollout(name: str, seed: int, steps: int = 300):
-    return run_policy(reference_policy(name, policy_generator(seed)), OffloadingEnv(), steps, seed)
+    return run_policy(reference_policy(name, policy_generator(seed)), OffloadingEnv(), OffloadingTask(), steps, seed)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

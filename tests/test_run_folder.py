@@ -1,6 +1,6 @@
 import csv
 
-from agent.run_folder import RunFolder
+from agent.cli.run_folder import RunFolder
 
 
 def test_rows_go_to_the_file_they_name_even_interleaved(tmp_path):

@@ -12,9 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.offloading_bench import BenchSettings, run_bench, run_reference_or_dqn
-from agent.run_folder import read_jsonl
-from environment.config import scenario_config
+from agent.cli.bench import BenchSettings, run_bench
+from agent.cli.bench_offloading import OffloadingRunners
+from agent.settings import AgentSettings
+from agent.cli.run_folder import read_jsonl
+from environment.offloading import offloading_env_config
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -114,8 +116,7 @@ def test_ctrl_c_writes_the_summary_of_the_steps_done_and_exits_130(tmp_path):
 def test_bench_resume_drops_the_aborted_groups_transcript_and_a_torn_row(tmp_path):
     policies = ["oracle", "random"]
     settings = BenchSettings(policies=policies, seeds=[0, 1], steps=20, config={})
-    runners = {name: run_reference_or_dqn for name in policies}
-    world = scenario_config()
+    runners = OffloadingRunners(offloading_env_config(), AgentSettings(), tmp_path / "transcript.jsonl").runners(policies)
     seen = {"rows": 0}
 
     def interrupt(row):
@@ -124,13 +125,13 @@ def test_bench_resume_drops_the_aborted_groups_transcript_and_a_torn_row(tmp_pat
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_bench(tmp_path, settings, world, runners, on_row=interrupt)
+        run_bench(tmp_path, settings, runners, on_row=interrupt)
     # the transcript an LLM policy would have written: records of finished and aborted groups
     records = [{"policy": "oracle", "seed": 0, "step": s} for s in range(20)] + [{"policy": "oracle", "seed": 1, "step": s} for s in range(10)]
     (tmp_path / "transcript.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records) + '{"policy": "orac')
     with open(tmp_path / "steps.csv", "a") as handle:
         handle.write("oracle,1,10,3")  # a row torn by the kill
-    groups = run_bench(tmp_path, settings, world, runners)
+    groups = run_bench(tmp_path, settings, runners)
     assert sorted(groups) == [("oracle", 0), ("oracle", 1), ("random", 0), ("random", 1)]
     assert all(len(rows) == 20 for rows in groups.values())
     kept = read_jsonl(tmp_path / "transcript.jsonl")

@@ -1,12 +1,11 @@
-"""LLM backends behind one protocol (`agent.backends.base.LLMBackend`): llama-cpp, openai, transformers, langchain."""
+"""LLM backends behind one protocol (`agent.backends.base.LLMBackend`); each module registers itself (see registry)."""
 
 from agent.backends.base import BackendError, BackendUnavailable, Completion, LLMBackend, Message, Scores
-from agent.backends.registry import BACKENDS, BackendOptions, BackendSpec, backend_status, make_backend, register_backend
+from agent.backends.registry import BACKENDS, BackendSpec, backend_status, load_backends, make_backend, register_backend
 
 __all__ = [
     "BACKENDS",
     "BackendError",
-    "BackendOptions",
     "BackendSpec",
     "BackendUnavailable",
     "Completion",
@@ -14,6 +13,7 @@ __all__ = [
     "Message",
     "Scores",
     "backend_status",
+    "load_backends",
     "make_backend",
     "register_backend",
 ]

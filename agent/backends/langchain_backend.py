@@ -13,8 +13,12 @@ import math
 import time
 from typing import Any
 
+from pydantic import Field
+
 from agent.backends.base import BackendUnavailable, Completion, Message, Scores
-from agent.prompting import parse_decision
+from agent.backends.registry import missing_modules, register_backend
+from agent.decision_parser import parse_decision
+from environment.config import StrictConfig
 
 
 class LangChainBackend:
@@ -61,3 +65,20 @@ class LangChainBackend:
         chosen = parse_decision(completion.text, tuple(candidates))
         logprobs = {c: (0.0 if i == chosen else -math.inf) for i, c in enumerate(candidates)}
         return Scores(logprobs=logprobs, method="parsed", prompt_tokens=completion.prompt_tokens, latency_s=completion.latency_s)
+
+
+class LangChainOptions(StrictConfig):
+    """Options of the langchain backend."""
+
+    model: str | None = Field(None, description="Model name (openai: default gpt-4o; langchain: module:ChatClass).")
+
+
+def _check_langchain() -> str | None:
+    return "langchain-core is not installed: pip install 'edge-icl[langchain]'" if missing_modules("langchain_core") else None
+
+
+@register_backend("langchain", LangChainOptions, "any LangChain chat model (--model module:ChatClass)", check=_check_langchain)
+def build_langchain(options: LangChainOptions, seed: int) -> LangChainBackend:
+    if not options.model:
+        raise BackendUnavailable("the langchain backend needs --model module:ChatClass")
+    return LangChainBackend(model=options.model)

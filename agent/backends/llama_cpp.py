@@ -28,9 +28,14 @@ import os
 import time
 from pathlib import Path
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field
 
 from agent.backends.base import BackendUnavailable, Completion, Message, Scores
+from agent.backends.registry import missing_modules, register_backend
+from environment.config import StrictConfig
 
 # llama.cpp's OpenMP workers spin while waiting by default; on a small shared CPU the
 # spinning threads starve each other (measured: 10 tokens took 5-8 s instead of 87 ms on
@@ -265,3 +270,31 @@ class LlamaCppBackend:
             evaluated_tokens=len(tokens) - common,
             latency_s=time.perf_counter() - started,
         )
+
+
+class LlamaCppOptions(StrictConfig):
+    """Options of the llama-cpp backend."""
+
+    model_path: str | None = Field(None, description="A GGUF file (llama-cpp: default the bundled SmolLM2-135M-Instruct; transformers: a model folder, hub id or GGUF).")
+    weights: Literal["f16", "shipped"] | None = Field(
+        None, description="f16 (an F16 copy, faster on CPUs) | shipped (the GGUF as is); default f16 for the bundled model, shipped for --model-path."
+    )
+    n_threads: int | None = Field(None, gt=0, description="CPU threads (default: every core).")
+    prefix_reuse: bool = Field(True, description="Reuse the KV cache of the prompt prefix the last call shared.")
+
+
+def _check_llama_cpp() -> str | None:
+    if missing_modules("llama_cpp"):
+        return "llama-cpp-python is not installed: pip install llama-cpp-python"
+    try:
+        bundled_model_path()
+    except BackendUnavailable as error:
+        return str(error)
+    return None
+
+
+@register_backend("llama-cpp", LlamaCppOptions, "llama.cpp on the CPU; default model SmolLM2-135M-Instruct (GGUF)", check=_check_llama_cpp)
+def build_llama_cpp(options: LlamaCppOptions, seed: int) -> LlamaCppBackend:
+    return LlamaCppBackend(
+        model_path=options.model_path, n_threads=options.n_threads, seed=seed, prefix_reuse=options.prefix_reuse, weights=options.weights
+    )

@@ -17,8 +17,14 @@ import os
 import time
 from typing import Any
 
+from typing import Literal
+
+from pydantic import Field
+
 from agent.backends.base import BackendError, BackendUnavailable, Completion, Message, Scores
-from agent.prompting import parse_decision
+from agent.backends.registry import missing_modules, register_backend
+from agent.decision_parser import parse_decision
+from environment.config import StrictConfig
 
 TOP_LOGPROBS = 20
 SCORE_MAX_TOKENS = 16
@@ -128,3 +134,31 @@ def _first_token_logprob(candidate: str, top: dict[str, float]) -> float:
     """Log-prob mass of the top tokens that begin the candidate (case and spaces ignored)."""
     matches = [lp for token, lp in top.items() if _bare(token) and _bare(candidate).startswith(_bare(token))]
     return math.log(sum(math.exp(lp) for lp in matches)) if matches else -math.inf
+
+
+class OpenAIOptions(StrictConfig):
+    """Options of the openai backend (the OpenAI API or any OpenAI-compatible server)."""
+
+    model: str = Field("gpt-4o", description="Model name (openai: default gpt-4o; langchain: module:ChatClass).")
+    base_url: str | None = Field(None, description="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (default api.openai.com).")
+    api: Literal["completions", "chat"] | None = Field(
+        None,
+        description="completions (log-probs of the chat-template-rendered prompt, as llama-cpp scores it) | chat (top-20 first-token log-probs); default: completions where the server offers it.",
+    )
+    timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for one reply.", json_schema_extra={"flag": "--timeout"})
+    max_retries: int = Field(2, ge=0, description="Retries after a timeout, 429 or 5xx.")
+
+
+def _check_openai() -> str | None:
+    if missing_modules("openai"):
+        return "openai is not installed: pip install 'edge-icl[openai]'"
+    if not os.environ.get("OPENAI_API_KEY"):
+        return "usable with --base-url only: OPENAI_API_KEY is not set (export OPENAI_API_KEY=sk-...)"
+    return None
+
+
+@register_backend("openai", OpenAIOptions, "OpenAI API or any OpenAI-compatible server (--base-url)", check=_check_openai)
+def build_openai(options: OpenAIOptions, seed: int) -> OpenAIBackend:
+    return OpenAIBackend(
+        model=options.model, base_url=options.base_url, seed=seed, api=options.api, timeout_s=options.timeout_s, max_retries=options.max_retries
+    )

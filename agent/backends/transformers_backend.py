@@ -12,7 +12,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from pydantic import Field
+
 from agent.backends.base import BackendUnavailable, Completion, Message, Scores
+from agent.backends.registry import missing_modules, register_backend
+from environment.config import StrictConfig
 
 
 class TransformersBackend:
@@ -89,3 +93,19 @@ class TransformersBackend:
             latency_s=time.perf_counter() - started,
             evaluated_tokens=len(prompt_ids),
         )
+
+
+class TransformersOptions(StrictConfig):
+    """Options of the transformers backend."""
+
+    model_path: str | None = Field(None, description="A local model folder, hub id or GGUF file (default: the bundled SmolLM2 GGUF).")
+
+
+def _check_transformers() -> str | None:
+    missing = missing_modules("transformers", "torch", "gguf", "accelerate")
+    return f"{', '.join(missing)} not installed: pip install 'edge-icl[transformers]'" if missing else None
+
+
+@register_backend("transformers", TransformersOptions, "a Hugging Face causal LM (local folder, hub id or GGUF)", check=_check_transformers)
+def build_transformers(options: TransformersOptions, seed: int) -> TransformersBackend:
+    return TransformersBackend(model_path=options.model_path, seed=seed)

@@ -5,10 +5,9 @@
 task of one type; every edge node hosts one LLM specialised in one type and has a
 limited storage; a user may only go to a node hosting its type (incomplete lists).
 
-Formulas, each once: residual storage eq. (1), inference delay eq. (2), e2e delay
-eq. (3), communication delay eq. (4), FIFO queueing delay (text under eq. 4),
-objective eq. (5) and constraints (6)-(7). The instance generator draws the section V
-setting from a passed `numpy.random.Generator`.
+The formulas (eq. 1-5) are in `formulas.py`; this module holds instances, the
+assignment check of constraints (6)-(7) and the evaluation. The instance generator
+draws the section V setting from a passed `numpy.random.Generator`.
 
 Readings of the paper where it is ambiguous (also in docs/results-matching.md):
 
@@ -30,124 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
-from pydantic import Field, model_validator
+from numpy.typing import NDArray
 
-from environment.config import StrictConfig, validate
-
-# Section V: "three types of LMMs: text-to-text LLM, text-to-audio LLM, and text-to-image LLM".
-LLM_TYPES = ("text-to-text", "text-to-audio", "text-to-image")
-
-UNSERVED = -1  # node index of a user that no node serves
-
-
-# --------------------------------------------------------------------------- formulas
-
-
-def residual_storage(capacity: ArrayLike, storage: ArrayLike, allocation: ArrayLike) -> NDArray[np.float64]:
-    """Residual storage S_e = Delta_e - sum_u s_u alpha_{u,e}: Picano et al. eq. (1).
-
-    `capacity` is Delta (E,), `storage` is s (U,), `allocation` the binary alpha (U, E).
-    """
-    alpha = np.asarray(allocation, dtype=float)
-    return np.asarray(capacity, dtype=float) - np.asarray(storage, dtype=float) @ alpha
-
-
-def inference_delay(tokens: ArrayLike, inter_token_ms: ArrayLike) -> NDArray[np.float64]:
-    """Inference delay I_{e,u} = tau_u iota_e: Picano et al. eq. (2). Broadcasts; ms if iota is."""
-    return np.asarray(tokens, dtype=float) * np.asarray(inter_token_ms, dtype=float)
-
-
-def e2e_delay(comm_ms: ArrayLike, inference_ms: ArrayLike, queue_ms: ArrayLike) -> NDArray[np.float64]:
-    """End-to-end delay D_{e,u} = 2 C_{e,u} + I_{e,u} + Q_{e,u}: Picano et al. eq. (3).
-
-    The 2 C is the upload of gamma_u input tokens and the return of as many output
-    tokens (the paper's footnote 1: output size = input size). Broadcasts.
-    """
-    return 2.0 * np.asarray(comm_ms, dtype=float) + np.asarray(inference_ms, dtype=float) + np.asarray(queue_ms, dtype=float)
-
-
-def communication_delay(tokens: ArrayLike, bandwidth: ArrayLike) -> NDArray[np.float64]:
-    """Communication delay C_{e,u} = gamma_u / B_e: Picano et al. eq. (4) (tokens per time unit)."""
-    return np.asarray(tokens, dtype=float) / np.asarray(bandwidth, dtype=float)
-
-
-def queueing_delay(node_of: ArrayLike, order: ArrayLike, inference_ms: ArrayLike) -> NDArray[np.float64]:
-    """FIFO queueing delay Q_{e,u}: Picano et al. text under eq. (4).
-
-    Q_{e,u} is the sum of the inference delays (2) of the users allocated on e before u
-    ("queues follow a first-in-first-out policy"). `node_of` (U,) is each user's node
-    or UNSERVED, `order` (U,) its allocation time (smaller = earlier; ties must not occur
-    on one node), `inference_ms` (U,) each user's I on its own node. Unserved users get 0.
-    """
-    node_of = np.asarray(node_of)
-    inference_ms = np.asarray(inference_ms, dtype=float)
-    queue = np.zeros(node_of.shape[0])
-    served = np.flatnonzero(node_of != UNSERVED)
-    if served.size == 0:
-        return queue
-    ranked = served[np.lexsort((np.asarray(order)[served], node_of[served]))]
-    work = inference_ms[ranked]
-    done = np.cumsum(work) - work  # work finished before each user, across all nodes
-    first = np.r_[True, node_of[ranked][1:] != node_of[ranked][:-1]]
-    node_start = np.maximum.accumulate(np.where(first, done, 0.0))
-    queue[ranked] = done - node_start
-    return queue
-
-
-def mean_e2e_objective(delay_ms: ArrayLike, served: ArrayLike) -> float:
-    """Objective (5): (1/|U|) sum_e sum_u D_{e,u} alpha_{u,e}: Picano et al. eq. (5).
-
-    Divides by all users, so an unserved user adds 0 to the sum; compare
-    `AssociationOutcome.mean_delay_ms`, the mean over served users.
-    """
-    delay = np.asarray(delay_ms, dtype=float)
-    return float(np.sum(delay, where=np.asarray(served, dtype=bool)) / delay.shape[0])
-
-
-# ----------------------------------------------------------------------------- config
-
-
-class AssociationConfig(StrictConfig):
-    """The section V setting of Picano et al.; every range is [low, high] (integers: inclusive).
-
-    Unknown fields are rejected. Build from a mapping with `association_config`.
-    """
-
-    # V: "a number of edge node uniformly distributed within the interval [13, 17]".
-    n_nodes: tuple[int, int] = (13, 17)
-    # V: "an integer number of users between 95 and 105 with uniform distribution".
-    n_users: tuple[int, int] = (95, 105)
-    # V: "uniformly drawing a number from 1 to 3" (text-to-text, -audio, -image).
-    n_llm_types: int = Field(3, ge=1)
-    # V: "the number of tokens per user was generated between 240 and 248" (gamma_u = tau_u).
-    tokens: tuple[int, int] = (240, 248)
-    # V: "d_u is assumed to be uniformly distributed within the interval [1, 3.5]" (ms).
-    deadline_ms: tuple[float, float] = (1.0, 3.5)
-    # V: "s_u and Delta_e were uniformly distributed in [1.1, 3.1] and [3.3, 5.5]".
-    user_storage: tuple[float, float] = (1.1, 3.1)
-    node_storage: tuple[float, float] = (3.3, 5.5)
-    # V: "iota_e was randomly selected within [0.01, 0.03] ms".
-    inter_token_ms: tuple[float, float] = (0.01, 0.03)
-    # V: "C_{e,u} in [0.60, 0.80] ms", drawn per (node, user) pair.
-    comm_delay_ms: tuple[float, float] = (0.60, 0.80)
-
-    @model_validator(mode="after")
-    def _ranges(self) -> "AssociationConfig":
-        for name in ("n_nodes", "n_users", "tokens", "deadline_ms", "user_storage", "node_storage", "inter_token_ms", "comm_delay_ms"):
-            low, high = getattr(self, name)
-            if low > high:
-                raise ValueError(f"{name}: low {low} exceeds high {high}")
-            # Positive times keep (2) > 0, on which the MILP's slot model relies.
-            if low < 0 or (low == 0 and name != "comm_delay_ms"):
-                raise ValueError(f"{name}: values must be positive, got low {low}")
-        return self
-
-
-def association_config(data: dict[str, Any] | None = None) -> AssociationConfig:
-    """Validate a config mapping; raise ConfigError with a one-line message naming the field."""
-    return validate(AssociationConfig, data, "association config")
-
+from environment.association.config import AssociationConfig
+from environment.association.formulas import UNSERVED, e2e_delay, inference_delay, mean_e2e_objective, queueing_delay, residual_storage
 
 # --------------------------------------------------------------------------- instance
 

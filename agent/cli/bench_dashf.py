@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli_app import bench_app, err_console, fail, progress_bar, open_run_folder
-from agent.run_folder import run_name
+from agent.cli.app import bench_app, err_console, fail, progress_bar, open_run_folder
+from agent.cli.run_folder import run_name
 from environment.adapter_training import adapter_training_config, generate_instance
 from environment.config import ConfigError
 from solvers.adapter_baselines import METHODS, run_method

@@ -1,9 +1,10 @@
-"""Side-by-side offloading benchmark: every policy, several seeds, the same request streams.
+"""Side-by-side benchmarks: every policy, several seeds, the same streams; the machinery every bench shares.
 
-Zhou et al. (papers/icl-task-offloading.txt) section III-C and IV: the ICL agent, its
-two baselines (latest experience; no exploration), DQN, and the reference policies.
-Rows are appended to one tidy CSV as they are produced (one row per policy x seed x
-step), so an interrupted bench keeps every finished step and `resume` completes it.
+Each policy runs once per seed on that seed's stream (`runners[name](seed, steps,
+on_row)`). Rows are appended to one tidy CSV as they are produced (one row per policy x
+seed x step), so an interrupted bench keeps every finished step and `resume` completes
+it; the metrics say how well and how fast each policy learns (Zhou et al.,
+papers/icl-task-offloading.txt, section IV: reward, convergence).
 """
 
 from __future__ import annotations
@@ -16,15 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from agent.rollout import policy_generator, run_policy, step_row
-from agent.run_folder import CsvAppender, read_csv_rows, read_jsonl, write_jsonl
-from environment.config import ScenarioConfig
-from environment.offloading import OffloadingEnv
-from solvers.reference import REFERENCE_POLICIES, reference_policy
+from agent.cli.run_folder import CsvAppender, read_csv_rows, read_jsonl, write_jsonl
 
-ICL_POLICIES = ("icl", "icl-latest", "icl-no-explore")
-BENCH_POLICIES = (*ICL_POLICIES, "dqn", *REFERENCE_POLICIES)
 RowCallback = Callable[[dict[str, Any]], None]
+# Runs one policy on one seed's stream for so many steps, handing each row to the callback.
+PolicyRunner = Callable[[int, int, RowCallback], None]
+Metrics = Callable[[list[dict[str, Any]]], dict[str, float | None]]
 
 
 @dataclass
@@ -34,8 +32,9 @@ class BenchSettings:
     policies: list[str]
     seeds: list[int]
     steps: int
-    icl_options: dict[str, Any] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)
+    agent: dict[str, Any] = field(default_factory=dict)  # AgentSettings of the ICL policies
+    config: dict[str, Any] = field(default_factory=dict)  # the problem's config
+    problem: str = "offloading"
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
@@ -63,24 +62,24 @@ def steps_to_fraction(rewards: np.ndarray, fraction: float = 0.95, window: int |
     return int(reached[0]) + window if len(reached) else len(rewards)
 
 
-def policy_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
-    """The bench's metrics of one policy on one seed's run."""
+def learning_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """How well and how fast one policy did on one seed: reward over the last half, accuracy vs the oracle, steps to 95%."""
     rewards = np.array([float(r["reward"]) for r in rows])
-    quality = [int(r["quality_met"]) for r in rows if r["task_class"] == "quality-preferred"]
+    has_oracle = bool(rows) and "oracle_action" in rows[0]
     return {
         "mean_reward_last_half": float(rewards[len(rewards) // 2 :].mean()),
-        "quality_success_rate": float(np.mean(quality)) if quality else None,
-        "mean_delay_s": float(np.mean([float(r["total_delay_s"]) for r in rows])),
-        "decision_accuracy": float(np.mean([int(r["action"]) == int(r["oracle_action"]) for r in rows])),
+        "decision_accuracy": float(np.mean([int(r["action"]) == int(r["oracle_action"]) for r in rows])) if has_oracle else None,
         "steps_to_95": float(steps_to_fraction(rewards)),
     }
 
 
-def aggregate(groups: dict[tuple[str, int], list[dict[str, Any]]], policies: Iterable[str]) -> dict[str, dict[str, float | None]]:
+def aggregate(
+    groups: dict[tuple[str, int], list[dict[str, Any]]], policies: Iterable[str], metrics: Metrics = learning_metrics
+) -> dict[str, dict[str, float | None]]:
     """Mean of each metric over the seeds of each policy, in `policies` order."""
     table: dict[str, dict[str, float | None]] = {}
     for policy in policies:
-        per_seed = [policy_metrics(rows) for (name, _), rows in sorted(groups.items()) if name == policy]
+        per_seed = [metrics(rows) for (name, _), rows in sorted(groups.items()) if name == policy]
         if not per_seed:
             continue
         table[policy] = {
@@ -89,22 +88,6 @@ def aggregate(groups: dict[tuple[str, int], list[dict[str, Any]]], policies: Ite
         }
         table[policy]["seeds"] = len(per_seed)
     return table
-
-
-PolicyRunner = Callable[[str, int, int, ScenarioConfig, dict[str, Any], RowCallback, Path], None]
-
-
-def run_reference_or_dqn(
-    name: str, seed: int, steps: int, scenario_config: ScenarioConfig, icl_options: dict[str, Any], on_row: RowCallback, run_dir: Path
-) -> None:
-    """Run a non-LLM policy on seed `seed`'s stream (DQN learns online on it)."""
-    if name == "dqn":
-        from solvers.dqn import train_dqn
-
-        train_dqn(scenario_config, seed, steps, on_step=lambda step, action, reward, info: on_row(step_row(step, action, reward, info)))
-        return
-    policy = reference_policy(name, policy_generator(seed))
-    run_policy(policy, OffloadingEnv(scenario_config), steps, seed, on_step=on_row)
 
 
 class BenchCSV:
@@ -150,7 +133,6 @@ def load_settings(run_dir: Path) -> BenchSettings:
 def run_bench(
     run_dir: Path,
     settings: BenchSettings,
-    scenario_config: ScenarioConfig,
     runners: dict[str, PolicyRunner],
     on_group_start: Callable[[str, int], None] | None = None,
     on_row: RowCallback | None = None,
@@ -182,7 +164,7 @@ def run_bench(
                     if on_row is not None:
                         on_row(tagged)
 
-                runners[name](name, seed, settings.steps, scenario_config, settings.icl_options, record, run_dir)
+                runners[name](seed, settings.steps, record)
                 groups[(name, seed)] = produced
     finally:
         table.close()

@@ -1,8 +1,10 @@
-"""The seeded world: a serving base station with its users, interfering cells, a cloud.
+"""The seeded world: a serving base station with its users and interfering cells, and the requests users send.
 
-Built from a validated `ScenarioConfig` and one `numpy.random.Generator`; every draw
-(user drop, fading, requests) comes from that generator, so the same seed and config
-give the same world and the same request stream, bit for bit, whatever decides.
+Built from a validated `WorldConfig` (or any config with its `radio` and `tasks`
+sections) and one `numpy.random.Generator`; every draw (user drop, fading, requests)
+comes from that generator, so the same seed and config give the same world and the
+same request stream, bit for bit, whatever decides. Which LLMs serve the requests is
+each decision problem's own choice, not the world's.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from environment import radio
-from environment.config import ScenarioConfig
-from environment.inference import LLMProfile, llm_profile
+from environment.config import WorldConfig
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,16 @@ def hexagonal_neighbours(inter_site_distance_m: float, count: int) -> NDArray[np
 
 
 class Scenario:
-    """A seeded edge-cloud world (ICL paper section II, settings of IV-A).
+    """A seeded radio cell with its users and their request stream (ICL paper section II, settings of IV-A).
 
     Parameters
     ----------
-    config: the validated world and problem configuration.
+    config: the validated world configuration (its `radio` and `tasks` sections).
     rng: the run's generator; the scenario draws the user drop from it at once and
         every later fading sample and request from it as they are needed.
     """
 
-    def __init__(self, config: ScenarioConfig, rng: np.random.Generator) -> None:
+    def __init__(self, config: WorldConfig, rng: np.random.Generator) -> None:
         self.config = config
         self.rng = rng
         r = config.radio
@@ -69,8 +70,6 @@ class Scenario:
         self.average_throughput_bps = self._rates(
             np.ones((r.n_users, r.n_resource_blocks)), np.ones((r.n_users, r.n_interfering_bs, r.n_resource_blocks))
         ).mean(axis=1) * (r.n_resource_blocks / r.n_users)
-        self.edge_llm: LLMProfile = llm_profile(config.offloading.edge_llm)
-        self.cloud_llm: LLMProfile = llm_profile(config.offloading.cloud_llm)
 
     def _rates(self, serving_fading: NDArray[np.float64], interferer_fading: NDArray[np.float64]) -> NDArray[np.float64]:
         """Per (user, RB) rates of eq. (2) for given fading; interferers are fully loaded."""

@@ -5,8 +5,10 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.offloading_bench import BenchSettings, aggregate, moving_average, run_bench, run_reference_or_dqn, steps_to_fraction
-from environment.config import scenario_config
+from agent.cli.bench import BenchSettings, aggregate, moving_average, run_bench, steps_to_fraction
+from agent.cli.bench_offloading import OffloadingRunners, offloading_metrics
+from agent.settings import AgentSettings
+from environment.offloading import offloading_env_config
 
 POLICIES = ["oracle", "random", "all-local"]
 
@@ -31,15 +33,14 @@ def settings(steps=30):
     return BenchSettings(policies=POLICIES, seeds=[0, 1], steps=steps, config={})
 
 
-def runners():
-    return {name: run_reference_or_dqn for name in POLICIES}
+def runners(run_dir):
+    return OffloadingRunners(offloading_env_config(), AgentSettings(), run_dir / "transcript.jsonl").runners(POLICIES)
 
 
 def test_interrupted_bench_resumes_to_the_same_rows(tmp_path):
     full_dir, cut_dir = tmp_path / "full", tmp_path / "cut"
     full_dir.mkdir(), cut_dir.mkdir()
-    world = scenario_config()
-    full = run_bench(full_dir, settings(), world, runners())
+    full = run_bench(full_dir, settings(), runners(full_dir))
 
     seen = {"rows": 0}
 
@@ -49,15 +50,15 @@ def test_interrupted_bench_resumes_to_the_same_rows(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_bench(cut_dir, settings(), world, runners(), on_row=interrupt)
+        run_bench(cut_dir, settings(), runners(cut_dir), on_row=interrupt)
     assert len((cut_dir / "steps.csv").read_text().splitlines()) == 1 + 75
     started = []
-    resumed = run_bench(cut_dir, settings(), world, runners(), on_group_start=lambda n, s: started.append((n, s)))
+    resumed = run_bench(cut_dir, settings(), runners(cut_dir), on_group_start=lambda n, s: started.append((n, s)))
     # the two finished groups are not run again; the cut one is rerun from its start
     assert started == [("all-local", 0), ("oracle", 1), ("random", 1), ("all-local", 1)]
     assert sorted(resumed) == sorted(full)
     assert sorted((cut_dir / "steps.csv").read_text().splitlines()) == sorted((full_dir / "steps.csv").read_text().splitlines())
-    table = aggregate(resumed, POLICIES)
+    table = aggregate(resumed, POLICIES, offloading_metrics)
     assert table["oracle"]["decision_accuracy"] == 1.0
     assert table["oracle"]["mean_reward_last_half"] >= table["random"]["mean_reward_last_half"]
 

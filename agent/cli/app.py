@@ -1,7 +1,7 @@
 """The shared pieces of the `edge-icl` command line: the typer apps, errors, config, progress.
 
-Each command lives in its own module (`agent/cli_*.py`, `agent/bench_*.py`) and registers
-itself on `app` or `bench_app`; `agent/cli.py` imports them all.
+Each command lives in its own module of `agent/cli/` and registers itself on `app` or
+`bench_app`; `agent/cli/__init__.py` imports them all.
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from agent.run_folder import RunFolder
-from environment.config import ConfigError, ScenarioConfig, load_config
+from agent.cli.run_folder import RunFolder
+from environment.config import ConfigError
+from environment.offloading.config import OffloadingEnvConfig, load_offloading_env_config
 
 app = typer.Typer(
     help="edge-icl: LLM services at the network edge with an LLM in the decision loop.",
@@ -28,14 +30,19 @@ err_console = Console(stderr=True)
 
 def fail(message: str) -> None:
     """Print a one-line error on stderr and exit with status 2."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
-def read_config(path: Path | None) -> ScenarioConfig:
-    """Load a config or exit with its one-line error."""
+def note(message: str, style: str = "") -> None:
+    """Print one line on stderr (never wrapped, never read as markup), e.g. a warning or the run folder."""
+    err_console.print(f"[{style}]{escape(message)}[/]" if style else escape(message), highlight=False, soft_wrap=True)
+
+
+def read_config(path: Path | None) -> OffloadingEnvConfig:
+    """Load an offloading config (world + problem) or exit with its one-line error."""
     try:
-        return load_config(path)
+        return load_offloading_env_config(path)
     except ConfigError as error:
         fail(str(error))
         raise  # unreachable; keeps type checkers calm

@@ -1,4 +1,4 @@
-"""Edge-vs-cloud generation task offloading as a Gymnasium environment.
+"""Edge-vs-cloud generation task offloading as a Gymnasium environment (`EdgeICL/Offloading-v0`).
 
 Zhou et al., "Generative AI as a Service in 6G Edge-Cloud: Generation Task Offloading by
 In-context Learning" (papers/icl-task-offloading.txt), problem (4) decided one request
@@ -14,9 +14,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from environment.config import ScenarioConfig, scenario_config
-from environment.delay import offloading_reward, quality_met, service_delay, transmission_delay
-from environment.scenario import Request, Scenario
+from environment.inference import LLMProfile, llm_profile
+from environment.offloading.config import OffloadingEnvConfig, offloading_env_config
+from environment.offloading.formulas import offloading_reward, quality_met, service_delay, transmission_delay
+from environment.world import Request, Scenario
 
 DECISIONS: tuple[str, str] = ("local", "offload")
 LOCAL, OFFLOAD = 0, 1
@@ -35,18 +36,18 @@ class Outcome:
     reward: float
 
 
-def evaluate_decision(scenario: Scenario, request: Request, capacity_bps: float, action: int) -> Outcome:
+def evaluate_decision(
+    config: OffloadingEnvConfig, edge_llm: LLMProfile, cloud_llm: LLMProfile, request: Request, capacity_bps: float, action: int
+) -> Outcome:
     """Evaluate one offloading decision with the one shared delay model (eq. 1, 3, 4, 4e, 10)."""
     offloaded = action == OFFLOAD
-    cfg = scenario.config.offloading
-    llm = scenario.cloud_llm if offloaded else scenario.edge_llm
-    transmission = transmission_delay(
-        request.n_tokens, scenario.config.tasks.token_bytes, capacity_bps, offloaded, cfg.backhaul_delay_s
-    )
-    edge_time = float(scenario.edge_llm.generation_time(request.n_tokens))
-    cloud_time = float(scenario.cloud_llm.generation_time(request.n_tokens))
+    cfg = config.offloading
+    llm = cloud_llm if offloaded else edge_llm
+    transmission = transmission_delay(request.n_tokens, config.tasks.token_bytes, capacity_bps, offloaded, cfg.backhaul_delay_s)
+    edge_time = float(edge_llm.generation_time(request.n_tokens))
+    cloud_time = float(cloud_llm.generation_time(request.n_tokens))
     total = service_delay(transmission, edge_time, cloud_time, offloaded)
-    met = quality_met(request.required_quality, scenario.edge_llm.quality_index, scenario.cloud_llm.quality_index, offloaded)
+    met = quality_met(request.required_quality, edge_llm.quality_index, cloud_llm.quality_index, offloaded)
     return Outcome(
         action=action,
         capacity_bps=capacity_bps,
@@ -93,7 +94,7 @@ class OffloadingEnv(gym.Env):
     Never terminated (the world runs on); truncated after `offloading.episode_steps`.
 
     ## Arguments
-    `config`: a `ScenarioConfig`, a mapping validated into one, or None for the paper defaults.
+    `config`: an `OffloadingEnvConfig`, a mapping validated into one, or None for the paper defaults.
 
     ## Example
     >>> import gymnasium as gym, environment
@@ -104,8 +105,10 @@ class OffloadingEnv(gym.Env):
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
-    def __init__(self, config: ScenarioConfig | dict[str, Any] | None = None, render_mode: str | None = None) -> None:
-        self.config = config if isinstance(config, ScenarioConfig) else scenario_config(config)
+    def __init__(self, config: OffloadingEnvConfig | dict[str, Any] | None = None, render_mode: str | None = None) -> None:
+        self.config = config if isinstance(config, OffloadingEnvConfig) else offloading_env_config(config)
+        self.edge_llm: LLMProfile = llm_profile(self.config.offloading.edge_llm)
+        self.cloud_llm: LLMProfile = llm_profile(self.config.offloading.cloud_llm)
         self.render_mode = render_mode
         tasks = self.config.tasks
         self.service_names = [s.name for s in tasks.services]
@@ -135,7 +138,8 @@ class OffloadingEnv(gym.Env):
     def evaluate(self, action: int) -> Outcome:
         """Evaluate `action` on the current request without stepping."""
         assert self.scenario is not None and self.request is not None, "call reset() first"
-        return evaluate_decision(self.scenario, self.request, float(self.capacity_bps[self.request.user]), int(action))
+        capacity = float(self.capacity_bps[self.request.user])
+        return evaluate_decision(self.config, self.edge_llm, self.cloud_llm, self.request, capacity, int(action))
 
     def oracle_action(self) -> int:
         """The exact per-request optimum: argmax of reward (10) given the true state (ties: local)."""
@@ -178,6 +182,7 @@ class OffloadingEnv(gym.Env):
             "generation_s": outcome.generation_s,
             "total_delay_s": outcome.total_delay_s,
             "quality_met": outcome.quality_met,
+            "reward": outcome.reward,
             "executed_oracle_action": oracle,
             "oracle_reward": oracle_outcome.reward,
         }

@@ -10,7 +10,6 @@ equals the oracle's (and the pool's decision for the same keywords), per prompt 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,14 +23,15 @@ from rich.table import Table
 
 from agent.backends.base import BackendUnavailable
 from agent.backends.llama_cpp import LlamaCppBackend
-from agent.cli_app import bench_app, fail, progress_bar, read_config
-from agent.experience import Keywords, PrioritizedPool
+from agent.cli.app import bench_app, fail, progress_bar, read_config
+from agent.cli.run_folder import dumps
+from agent.experience import Keywords, PrioritizedPool, as_keywords
 from agent.exploration import EpsilonGreedy, EpsilonSchedule
-from agent.icl import ICLAgent, ICLSettings
-from agent.prompting import OffloadingPrompt, PromptError
-from agent.rollout import policy_generator
-from environment.config import ScenarioConfig
-from environment.offloading import DECISIONS, OffloadingEnv
+from agent.icl import ICLAgent
+from agent.prompting import PromptError, TaskPrompt
+from agent.settings import AgentSettings
+from environment.offloading import DECISIONS, OffloadingEnv, OffloadingEnvConfig, OffloadingTask
+from solvers.policy import AGENT_STREAM, EXPLORATION_STREAM, policy_generator
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,15 @@ class Query:
     oracle_action: int
 
 
-def fixed_pool_and_queries(config: ScenarioConfig, seed: int, fill_steps: int, n_queries: int) -> tuple[PrioritizedPool, list[Query]]:
+def fixed_pool_and_queries(config: OffloadingEnvConfig, seed: int, fill_steps: int, n_queries: int) -> tuple[PrioritizedPool, list[Query]]:
     """A prioritized pool filled by the oracle over `fill_steps` requests, then the next `n_queries` requests."""
     env = OffloadingEnv(config)
     _, info = env.reset(seed=seed)
     pool = PrioritizedPool(capacity=64)
+    task = OffloadingTask()
     queries: list[Query] = []
     for step in range(fill_steps + n_queries):
-        keywords = (info["keywords"]["service_type"], info["keywords"]["token_size"])
+        keywords = as_keywords(task.keywords(info))
         action = int(info["oracle_action"])
         if step >= fill_steps:
             queries.append(Query(keywords, action))
@@ -60,16 +61,17 @@ def fixed_pool_and_queries(config: ScenarioConfig, seed: int, fill_steps: int, n
     return pool, queries
 
 
-def agent_on_pool(backend: LlamaCppBackend, prompt: OffloadingPrompt, pool: PrioritizedPool, settings: ICLSettings, seed: int) -> ICLAgent:
+def agent_on_pool(backend: LlamaCppBackend, prompt: TaskPrompt, pool: PrioritizedPool, settings: AgentSettings, seed: int) -> ICLAgent:
     """An ICL agent that never explores, deciding on the fixed pool."""
-    exploration = EpsilonGreedy(EpsilonSchedule(kind="none"), policy_generator(seed, 1))
-    return ICLAgent(backend, prompt, pool, exploration, policy_generator(seed, 2), settings)
+    exploration = EpsilonGreedy(EpsilonSchedule(kind="none"), policy_generator(seed, EXPLORATION_STREAM))
+    return ICLAgent(prompt.task, backend, prompt, pool, exploration, policy_generator(seed, AGENT_STREAM), settings)
 
 
 def accuracy(agent: ICLAgent, pool: PrioritizedPool, queries: list[Query]) -> dict[str, Any]:
     """Decision accuracy vs the oracle and vs the pool's decision for the same keywords."""
     pooled = {e.keywords: DECISIONS.index(e.decision) for e in pool.examples()}
-    decided = [agent.decide_by_llm(q.keywords)[0] for q in queries]
+    candidates = agent.task.candidates({})
+    decided = [agent.decide_by_llm(q.keywords, candidates)[0] for q in queries]
     covered = [(d, pooled[q.keywords]) for d, q in zip(decided, queries) if q.keywords in pooled]
     return {
         "accuracy_vs_oracle": float(np.mean([d == q.oracle_action for d, q in zip(decided, queries)])),
@@ -104,7 +106,7 @@ def bench_backend(
     """ms and prompt tokens evaluated per decision, prefix reuse on vs off; accuracy vs the oracle."""
     scenario = read_config(config)
     try:
-        offloading_prompt = OffloadingPrompt(prompt, DECISIONS)
+        offloading_prompt = TaskPrompt(prompt, OffloadingTask())
         backend = LlamaCppBackend(model_path=model_path, n_threads=threads, seed=seed, weights=weights)
     except (PromptError, BackendUnavailable) as error:
         fail(str(error))
@@ -112,27 +114,28 @@ def bench_backend(
     streams = {k: fixed_pool_and_queries(scenario, k, fill_steps=400, n_queries=decisions) for k in stream_seeds}
     pool, queries = streams[seed]
     # prompt layouts, each as settings for a pool of n examples
-    layouts: dict[str, Callable[[int], ICLSettings]] = {
-        "pool only": lambda n: ICLSettings(relevant_examples=0, calibrate=False),
-        "pool only, calibrated": lambda n: ICLSettings(relevant_examples=0, calibrate=True),
-        "closest example last": lambda n: ICLSettings(relevant_examples=1, calibrate=False),
-        "closest example last, calibrated": lambda n: ICLSettings(relevant_examples=1, calibrate=True),
-        "half the pool drawn per decision, closest last, calibrated": lambda n: ICLSettings(pool_sample=max(1, n // 2)),
+    layouts: dict[str, Callable[[int], AgentSettings]] = {
+        "pool only": lambda n: AgentSettings(closest=0, calibrate=False),
+        "pool only, calibrated": lambda n: AgentSettings(closest=0, calibrate=True),
+        "closest example last": lambda n: AgentSettings(closest=1, calibrate=False),
+        "closest example last, calibrated": lambda n: AgentSettings(closest=1, calibrate=True),
+        "half the pool drawn per decision, closest last, calibrated": lambda n: AgentSettings(pool_sample=max(1, n // 2)),
     }
     results: dict[str, Any] = {
         "model": backend.model, "decisions": decisions, "pool_size": len(pool), "seed": seed, "accuracy_seeds": stream_seeds,
     }
     with progress_bar(disable=as_json) as progress:
         task = progress.add_task("reuse on/off", total=2 * decisions + len(layouts) * seeds * decisions)
-        default = ICLSettings()
+        default = AgentSettings()
+        candidates = offloading_prompt.task.candidates({})
         agent = agent_on_pool(backend, offloading_prompt, pool, default, seed)
         timings: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
         for query in queries:
             for reuse in (True, False):
                 backend.prefix_reuse = reuse
                 started = time.perf_counter()
-                rendered = agent.build_prompt(query.keywords)
-                scores = backend.score(rendered.messages, offloading_prompt.answers)
+                rendered = agent.build_prompt(query.keywords, candidates)
+                scores = backend.score(rendered.messages, offloading_prompt.answers(candidates))
                 timings[reuse].append((time.perf_counter() - started, scores.evaluated_tokens or 0))
                 progress.advance(task)
         backend.prefix_reuse = True
@@ -142,7 +145,7 @@ def bench_backend(
                 "median_prompt_tokens_evaluated": float(np.median([n for _, n in timings[reuse]])),
             }
         results["latency_ratio_off_over_on"] = results["reuse_off"]["median_ms_per_decision"] / results["reuse_on"]["median_ms_per_decision"]
-        results["settings_of_latency_runs"] = {"relevant_examples": default.relevant_examples, "calibrate": default.calibrate}
+        results["settings_of_latency_runs"] = {"closest": default.closest, "calibrate": default.calibrate}
         results["accuracy"] = {}
         for name, layout in layouts.items():
             progress.update(task, description=name)
@@ -153,7 +156,7 @@ def bench_backend(
                 progress.advance(task, decisions)
             results["accuracy"][name] = mean_accuracy(per_seed)
     if as_json:
-        typer.echo(json.dumps(results, indent=2))
+        typer.echo(dumps(results, indent=2))
         return
     console = Console()
     table = Table(title=f"llama-cpp {backend.model}: {decisions} decisions, pool of {len(pool)}")

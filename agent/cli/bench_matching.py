@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli_app import bench_app, err_console, progress_bar, open_run_folder
-from agent.run_folder import run_name
+from agent.cli.app import bench_app, err_console, progress_bar, open_run_folder
+from agent.cli.run_folder import run_name
 from environment.association import AssociationConfig
 from solvers.matching import HEURISTICS
 from solvers.matching_experiment import GAP_CONFIG, collect, heuristic_rows, summarise

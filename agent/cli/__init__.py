@@ -1,0 +1,12 @@
+"""The `edge-icl` command line: one module per command; importing a command module registers it."""
+
+from __future__ import annotations
+
+from agent.cli import backends, bench_backend, bench_dashf, bench_matching, bench_offloading, run  # noqa: F401  (they register)
+from agent.cli.app import app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+

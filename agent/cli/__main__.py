@@ -1,0 +1,5 @@
+"""`python -m agent.cli`: the same as the `edge-icl` command."""
+
+from agent.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""The decision problems a command can run, by name: their config, env, task and non-LLM policies.
+
+One entry per problem package of `environment/`; `edge-icl run --problem NAME`, the
+benches and sweeps look problems up here, so a new problem registers itself with
+`register_problem` in its bench module and every command can run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+from pydantic import BaseModel
+
+from environment.config import read_yaml
+from environment.decision_task import DecisionTask
+from environment.offloading import OffloadingEnv, OffloadingTask, offloading_env_config
+from solvers.policy import Policy, policy_generator
+from solvers.reference import REFERENCE_POLICIES, reference_policy
+
+PolicyFactory = Callable[[int, Any], Policy]  # (seed, the problem's config) -> a fresh policy
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A decision problem as the commands see it.
+
+    Attributes
+    ----------
+    name: its name on the command line (`--problem`), in run folder names and tables.
+    config: validates a config mapping (None: the defaults) into the problem's config model.
+    env: builds its Gymnasium environment from that config.
+    task: builds its `DecisionTask` (the text face the ICL agent reads).
+    policies: its non-LLM policies by name (oracle, baselines, solvers).
+    """
+
+    name: str
+    config: Callable[[dict[str, Any] | None], BaseModel]
+    env: Callable[[Any], gym.Env]
+    task: Callable[[], DecisionTask]
+    policies: dict[str, PolicyFactory] = field(default_factory=dict)
+
+    def load_config(self, path: str | Path | None) -> BaseModel:
+        """The problem's config from a YAML file (None: the defaults); ConfigError with one line."""
+        return self.config(None if path is None else read_yaml(path))
+
+
+PROBLEMS: dict[str, Problem] = {}
+
+
+def register_problem(problem: Problem) -> Problem:
+    """Make `problem` known to every command."""
+    PROBLEMS[problem.name] = problem
+    return problem
+
+
+def _reference(name: str) -> PolicyFactory:
+    return lambda seed, config: reference_policy(name, policy_generator(seed))
+
+
+register_problem(
+    Problem(
+        name="offloading",
+        config=offloading_env_config,
+        env=OffloadingEnv,
+        task=OffloadingTask,
+        policies={name: _reference(name) for name in REFERENCE_POLICIES},
+    )
+)

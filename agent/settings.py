@@ -1,0 +1,43 @@
+"""The ICL agent's settings, declared once: the CLI's options, config.yaml's `icl` section and the benches share them.
+
+Defaults follow Zhou et al. (papers/icl-task-offloading.txt) section III where the
+paper gives a choice (prioritized pool, epsilon-greedy exploration, scoring by eq. 5-6);
+the rest are ours, each with its reason. Unknown keys are rejected, not dropped. The
+backend's own options (model file, server URL, ...) are validated by that backend's
+options model (agent.backends.registry).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from environment.config import StrictConfig
+
+
+class AgentSettings(StrictConfig):
+    """How the ICL agent remembers, explores and asks its LLM."""
+
+    backend: str = Field("llama-cpp", description="LLM backend (see `edge-icl backends`).")
+    backend_options: dict[str, Any] = Field(default_factory=dict, description="The backend's own options (its options model validates them).")
+    prompt: str | None = Field(None, description="A prompt folder (default prompts/<problem>).")
+    # III-B: the prioritized experience replay; "latest" is baseline 1 of III-C.
+    pool: Literal["prioritized", "latest"] = Field("prioritized", description="Experience pool: prioritized (III-B) | latest (baseline 1).")
+    # Ours: room for every keyword combination of the offloading problem (4 services x 4 levels).
+    pool_size: int = Field(16, gt=0, description="Most examples in the pool.")
+    # III-B: epsilon-greedy; "none" is baseline 2 of III-C. Exponential decay: ours.
+    exploration: Literal["constant", "linear", "exponential", "none"] = Field(
+        "exponential", description="Epsilon schedule: constant | linear | exponential | none."
+    )
+    epsilon: float = Field(0.5, ge=0.0, le=1.0, description="Starting epsilon.")
+    # Eq. (5)-(6): the argmax of the model's score over the candidates.
+    decision_mode: Literal["score", "generate"] = Field("score", description="score (eq. 5-6 over the candidates) | generate (parse a reply).")
+    fallback: str = Field("random", description="Decision when a reply names none: random, or a decision of the problem (e.g. local).")
+    # Ours (measured in docs/results-icl-offloading.md): the closest example repeated last.
+    closest: int = Field(1, ge=0, description="Closest pool examples repeated next to the query, the best last.")
+    # Zhao et al. 2021, "Calibrate before use".
+    calibrate: bool = Field(True, description="Subtract each answer's score under a content-free query (score mode).")
+    pool_sample: int = Field(0, ge=0, description="Show this many pool examples, drawn afresh per decision (0: the whole pool; costs the KV reuse).")
+    max_tokens: int = Field(6, gt=0, description="Reply length in generate mode.")
+    warn_after_parse_failures: int = Field(10, ge=0, description="Warn once after this many parse failures in a row (0: never).")

@@ -1,0 +1,50 @@
+"""The section V setting of Picano et al. (papers/inference-aware-matching.txt) as a validated config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from environment.config import StrictConfig, validate
+
+
+class AssociationConfig(StrictConfig):
+    """The section V setting of Picano et al.; every range is [low, high] (integers: inclusive).
+
+    Unknown fields are rejected. Build from a mapping with `association_config`.
+    """
+
+    # V: "a number of edge node uniformly distributed within the interval [13, 17]".
+    n_nodes: tuple[int, int] = (13, 17)
+    # V: "an integer number of users between 95 and 105 with uniform distribution".
+    n_users: tuple[int, int] = (95, 105)
+    # V: "uniformly drawing a number from 1 to 3" (text-to-text, -audio, -image).
+    n_llm_types: int = Field(3, ge=1)
+    # V: "the number of tokens per user was generated between 240 and 248" (gamma_u = tau_u).
+    tokens: tuple[int, int] = (240, 248)
+    # V: "d_u is assumed to be uniformly distributed within the interval [1, 3.5]" (ms).
+    deadline_ms: tuple[float, float] = (1.0, 3.5)
+    # V: "s_u and Delta_e were uniformly distributed in [1.1, 3.1] and [3.3, 5.5]".
+    user_storage: tuple[float, float] = (1.1, 3.1)
+    node_storage: tuple[float, float] = (3.3, 5.5)
+    # V: "iota_e was randomly selected within [0.01, 0.03] ms".
+    inter_token_ms: tuple[float, float] = (0.01, 0.03)
+    # V: "C_{e,u} in [0.60, 0.80] ms", drawn per (node, user) pair.
+    comm_delay_ms: tuple[float, float] = (0.60, 0.80)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "AssociationConfig":
+        for name in ("n_nodes", "n_users", "tokens", "deadline_ms", "user_storage", "node_storage", "inter_token_ms", "comm_delay_ms"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ValueError(f"{name}: low {low} exceeds high {high}")
+            # Positive times keep (2) > 0, on which the MILP's slot model relies.
+            if low < 0 or (low == 0 and name != "comm_delay_ms"):
+                raise ValueError(f"{name}: values must be positive, got low {low}")
+        return self
+
+
+def association_config(data: dict[str, Any] | None = None) -> AssociationConfig:
+    """Validate a config mapping; raise ConfigError with a one-line message naming the field."""
+    return validate(AssociationConfig, data, "association config")
