@@ -73,6 +73,18 @@ def hostile_copy(source, root):
     return folder, call["step"]
 
 
+def with_cache_fields(source, root):
+    """A copy of a score-mode ICL run whose calls carry the fields being added to transcripts: cache, saved latency, censored answers."""
+    folder = root / "offloading__icl__2__20260102-000000"
+    shutil.copytree(source, folder)
+    lines = transcript(folder)
+    calls = [line for line in lines if line.get("llm_call")]
+    for i, line in enumerate(calls):
+        line.update(cache="hit" if i % 2 else "miss", saved_latency_s=0.25 if i % 2 else 0.0, censored=[" offload"] if i % 2 else [])
+    (folder / "transcript.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return folder, [line["step"] for line in calls if line["cache"] == "hit"]
+
+
 @pytest.fixture(scope="module")
 def site(viewer_runs, tmp_path_factory):
     """The session's runs plus a figure and a hostile run; served over HTTP and written as a bundle."""
@@ -83,11 +95,13 @@ def site(viewer_runs, tmp_path_factory):
     figure.savefig(root / "nested" / "deeper" / viewer_runs["oracle"].name / "reward.png", dpi=60)
     plt.close(figure)
     hostile, hostile_step = hostile_copy(viewer_runs["variant"], root)
+    cached, hits = with_cache_fields(viewer_runs["icl"], root)
     server = make_server(root)
     in_thread(server)
     bundle = write_bundle(root, root.parent / "site")
     runs = {key: root / viewer_runs[key].relative_to(viewer_runs["root"]) for key in ("icl", "variant", "oracle", "random", "bench")}
-    yield {"root": root, "http": server.url, "file": bundle.index.resolve().as_uri(), "hostile": hostile, "hostile_step": hostile_step, **runs}
+    yield {"root": root, "http": server.url, "file": bundle.index.resolve().as_uri(), "hostile": hostile, "hostile_step": hostile_step,
+           "cached": cached, "hits": hits, **runs}
     server.shutdown()
     server.server_close()
 
@@ -134,7 +148,7 @@ def test_run_list_shows_every_run_with_its_metrics_sortable_and_filterable(viewe
     show(viewer, site["http"])
     listing = run_list(site["root"])["runs"]
     rows = viewer.locator("table.runs tbody tr")
-    assert rows.count() == len(listing) == 9
+    assert rows.count() == len(listing) == 10
     icl = viewer.locator(f'table.runs tr[data-id="{run_id(site, "icl")}"]')
     facts = summary(site["icl"])
     assert icl.locator("td.mean_reward").text_content() == f"{facts['mean_reward']:.3f}"
@@ -277,7 +291,7 @@ def test_text_from_runs_is_shown_as_text_and_never_run(viewer_without_csp, site,
 
 def test_the_bundle_opens_from_disk_with_runs_figures_and_comparisons(viewer, site):
     show(viewer, site["file"])
-    assert viewer.url.startswith("file://") and viewer.locator("table.runs tbody tr").count() == 9
+    assert viewer.url.startswith("file://") and viewer.locator("table.runs tbody tr").count() == 10
     show(viewer, site["file"], f"#/run?run={run_id(site, 'oracle')}")
     image = viewer.locator(".figures img")
     image.wait_for()
@@ -322,3 +336,15 @@ def test_filter_expressions_are_parsed_without_eval_and_bad_ones_say_why(viewer,
         assert expected in message, (source, message)
     quantiles = viewer.evaluate("(dfs) => dfs.map((df) => EdgeICL.stats.tQuantile975(df))", [1, 4, 30, 31, 45, 120, 1000])
     assert quantiles == pytest.approx([stats.t.ppf(0.975, df) for df in (1, 4, 30, 31, 45, 120, 1000)], abs=2e-5)
+
+
+def test_cache_hits_and_censored_answers_are_shown_and_filterable(viewer, site):
+    show(viewer, site["http"], f"#/run?run={site['cached'].name}")
+    assert "cache" in viewer.locator("table.steps thead th.tx").all_text_contents()
+    viewer.fill("input.filter", 'cache == "hit" and saved_latency_s > 0')
+    viewer.wait_for_function(f"() => document.querySelector('.count').textContent === '{len(site['hits'])} of 10 steps'")
+    viewer.click(f'table.steps tr[data-step="{site["hits"][0]}"]')
+    drawer = viewer.locator("#drawer")
+    assert "cache hit" in drawer.text_content() and "saved 0.2500 s" in drawer.text_content()
+    censored = drawer.locator("table.scores tbody tr", has_text='" offload"')
+    assert "(censored)" in censored.text_content() and "(censored)" not in drawer.locator("table.scores tbody tr", has_text='" local"').text_content()

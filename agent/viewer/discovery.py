@@ -83,6 +83,7 @@ class RunFolderFacts:
     run: Any = None
     bench: Any = None
     _tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _csv: list[str] | None = None
     _transcript: list[dict[str, Any]] | None = None
 
     @classmethod
@@ -122,7 +123,9 @@ class RunFolderFacts:
         return "bench" if self.bench is not None or self.name.startswith("bench-") or self.group_columns else "run"
 
     def csv_names(self) -> list[str]:
-        return sorted(p.name for p in self.path.glob("*.csv") if p.is_file() and is_inside(p, self.root))
+        if self._csv is None:  # listed once per read
+            self._csv = sorted(p.name for p in self.path.glob("*.csv") if p.is_file() and is_inside(p, self.root))
+        return list(self._csv)
 
     def table(self, name: str) -> dict[str, Any]:
         if name not in self._tables:
@@ -215,10 +218,13 @@ def run_entries(facts: RunFolderFacts) -> list[dict[str, Any]]:
     parts = facts.name_parts
     main = facts.main_table
     entries = []
+    all_records = table_records(facts.table(main)) if main else []
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    group_columns = facts.group_columns
+    for record in all_records:
+        by_group.setdefault(group_label({c: record.get(c) for c in group_columns}), []).append(record)
     for group in facts.groups():
-        records = table_records(facts.table(main)) if main else []
-        if group:
-            records = [r for r in records if in_group(r, group)]
+        records = by_group.get(group_label(group), []) if group else all_records
         computed = step_metrics(records) if main == STEP_TABLE else {}
         metrics = dict(computed)
         if not group:  # the run's own summary wins where it has the number

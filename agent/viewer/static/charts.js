@@ -138,6 +138,7 @@
     const f = frame(container, { ...opts, height, x: extent(xs), y: [-0.6, categories.length - 0.4], yTicks: categories.map((_, i) => yOf(i)), yLabels: true });
     categories.forEach((c, i) => f.root.append(svg("text", { x: MARGIN.left - 8, y: f.y(i), "text-anchor": "end", "dominant-baseline": "middle", class: "tick category" }, c)));
     const marks = svg("g", { class: "marks" });
+    const r = Math.max(1.6, Math.min(4, f.plotW / Math.max(opts.points.length, 1) / 2.2));  // dense runs: smaller marks
     for (const p of opts.points) {
       if (!index.has(p.category)) continue;
       const cx = f.x(p.x), cy = f.y(index.get(p.category));
@@ -145,12 +146,12 @@
       const group = svg("g", { class: "mark" + (opts.onPick ? " pickable" : ""), "data-step": p.x });
       group.append(svg("title", null, p.label));
       if (p.right === false && index.has(p.oracleCategory)) {
-        group.append(svg("circle", { cx, cy: f.y(index.get(p.oracleCategory)), r: 5, fill: "none", stroke: PALETTE.oracle, "stroke-width": 1.2, "stroke-dasharray": "2 1.5" }));
+        group.append(svg("circle", { cx, cy: f.y(index.get(p.oracleCategory)), r: r + 1, fill: "none", stroke: PALETTE.oracle, "stroke-width": 1.2, "stroke-dasharray": "2 1.5" }));
       }
       if (p.right === false) {
-        group.append(svg("path", { d: `M${cx - 4},${cy - 4}L${cx + 4},${cy + 4}M${cx - 4},${cy + 4}L${cx + 4},${cy - 4}`, stroke: color, "stroke-width": p.explored ? 1.2 : 2.2 }));
+        group.append(svg("path", { d: `M${cx - r},${cy - r}L${cx + r},${cy + r}M${cx - r},${cy + r}L${cx + r},${cy - r}`, stroke: color, "stroke-width": p.explored ? 1.2 : 2.2 }));
       } else {
-        group.append(svg("circle", { cx, cy, r: 4, fill: p.explored ? "#fff" : color, stroke: color, "stroke-width": 1.5 }));
+        group.append(svg("circle", { cx, cy, r, fill: p.explored ? "#fff" : color, stroke: color, "stroke-width": 1.5 }));
       }
       if (opts.onPick) group.addEventListener("click", () => opts.onPick(p.x));
       marks.append(group);

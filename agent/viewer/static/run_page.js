@@ -43,7 +43,7 @@
     const gap = E.isNumber(entry.mean_reward) && E.isNumber(entry.oracle_reward) ? entry.mean_reward - entry.oracle_reward : null;
     return el("div", { class: "cards" },
       entry.mean_reward !== null ? W().card("mean reward", E.fmt(entry.mean_reward), entry.oracle_reward !== null ? `oracle ${E.fmt(entry.oracle_reward)} · gap ${E.fmt(gap)}` : null) : null,
-      entry.accuracy !== null ? W().card("accuracy vs oracle", E.fmt(entry.accuracy), "share of steps with the oracle's decision") : null,
+      entry.accuracy !== null ? W().card("accuracy vs oracle", entry.accuracy.toFixed(3), "share of steps with the oracle's decision") : null,
       view.stepColumn ? W().card("steps", E.fmt(entry.steps ?? view.rows.length), view.lines.length ? `${explored} explored` : null) : null,
       entry.llm_calls ? W().card("LLM calls", E.fmt(entry.llm_calls), summary.parse_failures !== undefined && !Object.keys(entry.group || {}).length ? `${summary.parse_failures} parse failures` : null) : null,
       summary.llm_median_latency_ms !== undefined && !Object.keys(entry.group || {}).length ? W().card("median LLM latency", `${E.fmt(summary.llm_median_latency_ms)} ms`) : null);
