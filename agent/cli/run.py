@@ -92,6 +92,8 @@ def run(
         **({"icl": settings.model_dump(mode="json")} if settings is not None else {}),
     }
     folder.write_config(config_dump)
+    if isinstance(decision_maker, ICLAgent):
+        folder.copy_templates(decision_maker.prompt.folder)
     execute(folder, chosen, decision_maker, world, config_dump, as_json)
 
 
