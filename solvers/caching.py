@@ -58,11 +58,36 @@ class RulePolicy:
     name: str
     key: Callable[[dict[str, Any]], Any]
 
-    def act(self, info: dict[str, Any], env: CachingEnv) -> int:
+    def decide(self, info: dict[str, Any], bypass_action: int) -> int:
+        """The action at the decision point `info` describes."""
         candidates = unprotected(info)
         if not candidates:
-            return env.bypass_action
+            return bypass_action
         return int(min(candidates, key=lambda c: (self.key(c), c["model"]))["model"])
+
+    def act(self, info: dict[str, Any], env: CachingEnv) -> int:
+        return self.decide(info, env.bypass_action)
+
+
+@dataclass(frozen=True)
+class RuleAsPolicy:
+    """An online eviction rule as a `solvers.policy.Policy` (act(observation, info), observe).
+
+    The rules read only `info`, so they run wherever a `Policy` runs (`edge-icl run
+    --problem caching --policy least-aot`). Belady cannot: it reads the env's whole trace.
+    """
+
+    rule: RulePolicy
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
+
+    def act(self, observation: Any, info: dict[str, Any]) -> int:
+        return self.rule.decide(info, len(info["action_mask"]) - 1)  # bypass is the last action
+
+    def observe(self, observation: Any, info: dict[str, Any], action: int, reward: float, step_info: dict[str, Any]) -> None:
+        """The rules do not learn."""
 
 
 def least_aot() -> RulePolicy:
@@ -115,7 +140,9 @@ POLICIES: dict[str, Callable[[], EvictionPolicy]] = {
     "lru": lru,
     "belady": Belady,
 }
-ONLINE = ("least-aot", "fifo", "lfu", "lru")
+# The online rules: they read only a decision point's `info` (RuleAsPolicy makes them `Policy` objects).
+RULES: dict[str, Callable[[], RulePolicy]] = {"least-aot": least_aot, "fifo": fifo, "lfu": lfu, "lru": lru}
+ONLINE = tuple(RULES)
 
 
 # ------------------------------------------------------------------- exact optimum

@@ -8,7 +8,7 @@ per slot, as the paper's "average cost".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from environment.caching.env import CachingEnv
 from environment.caching.formulas import COST_PARTS
 from environment.caching.serving import schedule_costs
 from solvers.caching import POLICIES, EvictionPolicy, OptimalSchedule, optimal_schedule
+from solvers.policy import Policy
 
 # What `edge-icl bench caching --json` reports per policy.
 BENCH_KEYS: tuple[str, ...] = ("total_cost", *COST_PARTS, "hit_rate")
@@ -50,12 +51,42 @@ def play(config: CachingConfig, seed: int, policy: EvictionPolicy) -> CachingEnv
             return env
 
 
+def play_policy(config: CachingConfig, seed: int, policy: Policy, on_slot: Callable[[dict[str, Any]], None] | None = None) -> CachingEnv:
+    """Play one episode of a `Policy` (act(observation, info), then observe the outcome).
+
+    For decision makers that learn as they go (the ICL agent, the no-LLM baselines of
+    the agent): the same episode as `play`, the same trace for the same seed; a policy
+    played over several seeds in a row carries what it learned from one to the next.
+    `on_slot(row)` gets each slot's row (`SlotRecord.as_row`) as soon as it is served.
+    Raises ValueError if the policy picks an action outside `info["action_mask"]`.
+    """
+    env = CachingEnv(config)
+    observation, info = env.reset(seed=seed)
+    report = on_slot or (lambda row: None)
+    for row in info["slots_done"]:
+        report(row)
+    while True:
+        action = int(policy.act(observation, info))
+        if not info["action_mask"][action]:
+            raise ValueError(f"policy {policy.name} chose illegal action {action} at slot {info['slot']}")
+        next_observation, reward, terminated, _, step_info = env.step(action)
+        policy.observe(observation, info, action, reward, step_info)
+        for row in step_info["slots_done"]:
+            report(row)
+        if terminated:
+            return env
+        observation, info = next_observation, step_info
+
+
+def episode_rows(env: CachingEnv, name: str, seed: int, **labels: Any) -> list[dict[str, Any]]:
+    """One row per slot of a finished episode, as `policy_rows` writes them."""
+    return [{"policy": name, **labels, "seed": seed, **record.as_row()} for record in env.records]
+
+
 def policy_rows(config: CachingConfig, seed: int, names: Iterable[str] = POLICIES, **labels: Any) -> Iterator[dict[str, Any]]:
     """One row per (policy, slot) of the episode seeded `seed`, `labels` added to each."""
     for name in names:
-        env = play(config, seed, POLICIES[name]())
-        for record in env.records:
-            yield {"policy": name, **labels, "seed": seed, **record.as_row()}
+        yield from episode_rows(play(config, seed, POLICIES[name]()), name, seed, **labels)
 
 
 def solve_milp(config: CachingConfig, seed: int, time_limit_s: float | None = None, **labels: Any) -> tuple[OptimalSchedule, list[dict[str, Any]]]:

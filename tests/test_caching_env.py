@@ -200,3 +200,26 @@ def test_a_model_larger_than_the_memory_goes_to_the_cloud_without_a_decision():
     assert terminated and reward == 0.0
     assert not env.schedule[1].any()
     assert sum(r.bypasses for r in env.records) == int((env.trace.counts()[1] > 0).sum())
+
+
+def test_step_info_says_what_the_decision_did():
+    env = CachingEnv()
+    _, info = env.reset(seed=1)
+    needed, slot = info["needed"]["model"], info["slot"]
+    _, _, _, _, after = env.step(env.bypass_action)
+    assert after["decision"] == {"slot": slot, "needed": needed, "bypass": True, "evicted": None, "evicted_requests": 0, "needed_loaded": False}
+    _, info = env.reset(seed=1)
+    victim = max(info["candidates"], key=lambda c: c["memory_gb"])
+    _, _, _, _, after = env.step(victim["model"])
+    decision = after["decision"]
+    assert decision["evicted"] == victim["model"] and not decision["bypass"]
+    assert decision["evicted_requests"] == victim["requests_this_slot"]
+    assert decision["needed_loaded"] == bool(env.schedule[needed, slot])
+
+
+def test_without_evict_requested_the_mask_protects_the_models_requested_in_this_slot():
+    env = CachingEnv(scaled_config(evict_requested=False))
+    _, info = env.reset(seed=1)
+    requested = env.trace.counts()[:, info["slot"]] > 0
+    np.testing.assert_array_equal(info["action_mask"], np.r_[env.cached & ~requested, True])
+    assert (env.cached & requested).any()  # there was something to protect

@@ -15,9 +15,11 @@ from typing import Any
 import gymnasium as gym
 from pydantic import BaseModel
 
+from environment.caching import CachingEnv, CachingTask, caching_config
 from environment.config import read_yaml
 from environment.decision_task import DecisionTask
 from environment.offloading import OffloadingEnv, OffloadingTask, offloading_env_config
+from solvers.caching import RULES, RuleAsPolicy
 from solvers.policy import Policy, policy_generator
 from solvers.reference import REFERENCE_POLICIES, reference_policy
 
@@ -33,14 +35,15 @@ class Problem:
     name: its name on the command line (`--problem`), in run folder names and tables.
     config: validates a config mapping (None: the defaults) into the problem's config model.
     env: builds its Gymnasium environment from that config.
-    task: builds its `DecisionTask` (the text face the ICL agent reads).
+    task: builds its `DecisionTask` (the text face the ICL agent reads) from that config
+        (caching: the config's model names are the task's decisions).
     policies: its non-LLM policies by name (oracle, baselines, solvers).
     """
 
     name: str
     config: Callable[[dict[str, Any] | None], BaseModel]
     env: Callable[[Any], gym.Env]
-    task: Callable[[], DecisionTask]
+    task: Callable[[Any], DecisionTask]
     policies: dict[str, PolicyFactory] = field(default_factory=dict)
 
     def load_config(self, path: str | Path | None) -> BaseModel:
@@ -66,7 +69,25 @@ register_problem(
         name="offloading",
         config=offloading_env_config,
         env=OffloadingEnv,
-        task=OffloadingTask,
+        task=lambda config: OffloadingTask(),
         policies={name: _reference(name) for name in REFERENCE_POLICIES},
+    )
+)
+
+
+def _rule(name: str) -> PolicyFactory:
+    return lambda seed, config: RuleAsPolicy(RULES[name]())
+
+
+# Eviction at a ground BS (least-AoT paper, IV-C): one step = one eviction decision. The
+# online rules run as policies; Belady and the MILP read the whole trace and stay in
+# `edge-icl bench caching`.
+register_problem(
+    Problem(
+        name="caching",
+        config=caching_config,
+        env=CachingEnv,
+        task=CachingTask,
+        policies={name: _rule(name) for name in RULES},
     )
 )

@@ -4,6 +4,7 @@ from environment.caching.config import CachedModel, CachingConfig, Service, cach
 from environment.caching.env import CachingEnv, SlotRecord
 from environment.caching.formulas import COST_PARTS, CostParts
 from environment.caching.serving import schedule_costs, serving_tables
+from environment.caching.task import CachingTask
 from environment.caching.trace import RequestTrace, generate_trace
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "CachedModel",
     "CachingConfig",
     "CachingEnv",
+    "CachingTask",
     "CostParts",
     "RequestTrace",
     "Service",

@@ -198,6 +198,11 @@ class CachingConfig(StrictConfig):
     accuracy_unit_cost: float = Field(2.0, ge=0)
     # Slots over which `recent_requests` is counted in a decision's facts. Ours.
     recent_window: int = Field(5, gt=0)
+    # Whether a decision may evict a model requested in the current slot (its requests
+    # then go to the cloud). Ours: True, the decision (every cached model is a
+    # candidate); False takes those evictions out of the env's action mask, the
+    # protection every online rule of solvers/caching.py applies by itself.
+    evict_requested: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> "CachingConfig":

@@ -67,7 +67,8 @@ class CachingEnv(gym.Env):
     ## Action Space
     `Discrete(M + 1)`: `m < M` evicts cached model m; `M` bypasses. Legal actions are in
     `info["action_mask"]` and `action_masks()` (sb3-contrib convention): bypass always,
-    evict m only if m is cached. An illegal action is played as bypass and flagged by
+    evict m only if m is cached (and, with `evict_requested=False`, not requested in
+    this slot). An illegal action is played as bypass and flagged by
     `info["illegal_action"]` (no penalty: plain DQN needs MaskablePPO or its own penalty).
 
     ## Observation Space
@@ -91,7 +92,11 @@ class CachingEnv(gym.Env):
     Minus the cost (27) charged between this decision and the next (or the episode's
     end), broken into its five parts in `info["cost_parts"]`. The cost charged before
     the first decision is `reset`'s `info["cost_parts"]`; `episode_costs()` holds the
-    episode's running total.
+    episode's running total. `step`'s `info["decision"]` says what the decision did:
+    its `slot`, the `needed` model, `bypass`, the `evicted` model (None for a bypass)
+    and its `evicted_requests` in that slot (sent to the cloud), and `needed_loaded`
+    (the eviction freed enough memory and the needed model was loaded; False when the
+    env asks again about the same model in the same slot).
 
     ## Starting State
     `reset(seed=...)` draws the whole request trace from the seeded generator, starts
@@ -214,7 +219,7 @@ class CachingEnv(gym.Env):
         mask = np.zeros(self.n_models + 1, dtype=bool)
         mask[self.bypass_action] = True
         if not self.finished:
-            mask[: self.n_models] = self.cached
+            mask[: self.n_models] = self.cached if self.config.evict_requested else self.cached & (self._counts[:, self.slot] == 0)
         return mask
 
     def _observation(self) -> np.ndarray:
@@ -318,14 +323,18 @@ class CachingEnv(gym.Env):
         legal = bool(0 <= action <= self.n_models and self.action_masks()[action])
         before = self.ledger.as_dict()
         done_before = len(self.records)
+        decision: dict[str, Any] | None = None
         if self._empty_episode:
             self._empty_episode = False
         elif action == self.bypass_action or not legal:
+            decision = self._decision(bypass=True)
             self.pending.pop(0)
             self.current.bypasses += 1
             self._advance()
         else:
+            decision = self._decision(bypass=False, evicted=action)
             self._evict(action)
+            decision["needed_loaded"] = self._fits(decision["needed"])  # then `_advance` loads it first
             self._advance()
         after = self.ledger.as_dict()
         parts = {k: after[k] - before[k] for k in COST_PARTS}
@@ -333,7 +342,19 @@ class CachingEnv(gym.Env):
         info["cost_parts"] = parts
         info["slots_done"] = [r.as_row() for r in self.records[done_before:]]
         info["illegal_action"] = not legal
+        info["decision"] = decision
         return self._observation(), -float(sum(parts.values())), self.finished, False, info
+
+    def _decision(self, bypass: bool, evicted: int | None = None) -> dict[str, Any]:
+        """What the decision about to be played does, before the env moves on (see Rewards)."""
+        return {
+            "slot": int(self.slot),
+            "needed": int(self.pending[0]),
+            "bypass": bypass,
+            "evicted": None if evicted is None else int(evicted),
+            "evicted_requests": 0 if evicted is None else int(self._counts[evicted, self.slot]),
+            "needed_loaded": False,
+        }
 
     def render(self) -> str | None:
         if self.render_mode == "ansi" and self.trace is not None:
