@@ -77,7 +77,10 @@ def _build_llama_cpp(o: BackendOptions) -> LLMBackend:
 def _build_openai(o: BackendOptions) -> LLMBackend:
     from agent.backends.openai_backend import OpenAIBackend
 
-    return OpenAIBackend(model=o.model or "gpt-4o", base_url=o.base_url, seed=o.seed, api=o.api, timeout_s=o.timeout_s, max_retries=o.max_retries)
+    return OpenAIBackend(
+        model=o.model or "gpt-4o", base_url=o.base_url, seed=o.seed, api=o.api, timeout_s=o.timeout_s, max_retries=o.max_retries,
+        template_path=o.model_path,  # the served model's chat template (GGUF or .jinja) for the completions API
+    )
 
 
 def _build_transformers(o: BackendOptions) -> LLMBackend:
@@ -90,15 +93,17 @@ def _build_langchain(o: BackendOptions) -> LLMBackend:
     from agent.backends.langchain_backend import LangChainBackend
 
     if not o.model:
-        raise BackendUnavailable("the langchain backend needs --model module:ChatClass")
+        raise BackendUnavailable("the langchain backend needs --model module:ChatClass (optionally followed by JSON constructor kwargs)")
     return LangChainBackend(model=o.model)
 
 
 BACKENDS: dict[str, BackendSpec] = {
     "llama-cpp": BackendSpec(_build_llama_cpp, _check_llama_cpp, "llama.cpp on the CPU; default model SmolLM2-135M-Instruct (GGUF)"),
-    "openai": BackendSpec(_build_openai, _check_openai, "OpenAI API or any OpenAI-compatible server (--base-url)"),
+    "openai": BackendSpec(
+        _build_openai, _check_openai, "OpenAI API or any OpenAI-compatible server (--base-url; --api completions|chat, detected by default)"
+    ),
     "transformers": BackendSpec(_build_transformers, _check_transformers, "a Hugging Face causal LM (local folder, hub id or GGUF)"),
-    "langchain": BackendSpec(_build_langchain, _check_langchain, "any LangChain chat model (--model module:ChatClass)"),
+    "langchain": BackendSpec(_build_langchain, _check_langchain, "any LangChain chat model (--model 'module:ChatClass{\"kwarg\": ...}')"),
 }
 
 
