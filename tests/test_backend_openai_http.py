@@ -308,3 +308,84 @@ def test_a_server_error_in_a_run_ends_it_with_one_line(tmp_path, server):
     )
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "HTTP 500" in result.output and "boom" in result.output
+
+
+# --- the completions API: echo log-probs, as vLLM returns them ---------------------------
+def fake_logprob(token: str) -> float:
+    """The fake model: each token's log-prob depends on the token alone, so any echo agrees with any other."""
+    return -0.25 - (sum(map(ord, token)) % 13) / 4
+
+
+def vllm_echo(path: str, body: dict[str, Any], generated: str = "\n", aligned: bool = True) -> tuple[int, str]:
+    """A /v1/completions echo the way vLLM gives it: special tokens spelled out, true text offsets,
+    no log-prob for the first token, the top log-probs at each position, one generated token."""
+    import re
+
+    if not path.endswith("/completions") or "chat" in path:
+        return 404, "{}"
+    prompt = body["prompt"]
+    tokens = re.findall(r"<\|im_(?:start|end)\|>| ?\w+|\s|[^\w\s]", prompt) + [generated]  # GPT-2 style: a space joins a word, a newline not
+    assert "".join(tokens) == prompt + generated
+    offsets = [sum(map(len, tokens[:i])) for i in range(len(tokens))]
+    values: list[float | None] = [None] + [fake_logprob(t) for t in tokens[1:]]
+    tops = [None] + [{t: fake_logprob(t), " local": fake_logprob(" local"), " offload": fake_logprob(" offload")} for t in tokens[1:]]
+    if not aligned:  # llama_cpp.server on a prompt without BOS: the generated token is cut off
+        tokens, offsets, values, tops = tokens[:-1], offsets[:-1], values[:-1], tops[:-1]
+    logprobs = {"tokens": tokens, "text_offset": offsets, "token_logprobs": values, "top_logprobs": tops}
+    return 200, json.dumps({
+        "id": "cmpl-fake", "object": "text_completion", "model": "fake",
+        "choices": [{"index": 0, "text": prompt + generated, "logprobs": logprobs, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": len(tokens) - 1, "completion_tokens": 1, "total_tokens": len(tokens)},
+    })
+
+
+def test_echo_scores_sum_the_candidates_token_log_probs_found_by_offsets(server):
+    server.reply = vllm_echo
+    backend = backend_for(server, api="completions")
+    prefilled = backend.score(MESSAGES, CANDIDATES)
+    assert prefilled.method == "echo" and prefilled.censored == frozenset()
+    assert prefilled.logprobs == {c: pytest.approx(fake_logprob(c)) for c in CANDIDATES}
+    # " local" is read off the echo of " offload" where they branch: one request for both
+    assert len(server.requests) == 1 and server.requests[0][1]["prompt"].endswith("Decision: offload")
+    request = server.requests[0][1]
+    assert request["echo"] is True and request["max_tokens"] == 1 and request["temperature"] == 0
+    # without a prefill a whole answer ends the turn: its end-of-turn token is scored, one request each
+    whole = backend.score(MESSAGES[:2], ["local", "offload"])
+    assert whole.logprobs == {c: pytest.approx(fake_logprob(c) + fake_logprob("<|im_end|>")) for c in ["local", "offload"]}
+    assert [r["prompt"].rsplit("\n", 1)[1] for _, r in server.requests[1:]] == ["offload<|im_end|>", "local<|im_end|>"]
+
+
+def test_the_echoed_prompt_is_the_chat_template_rendering_the_llama_cpp_backend_scores(server):
+    from agent.backends.chat_template import load_chat_template
+
+    server.reply = vllm_echo
+    backend_for(server, api="completions").score(MESSAGES, CANDIDATES)
+    assert server.requests[0][1]["prompt"] == load_chat_template().render(MESSAGES) + " offload"
+
+
+def test_an_echo_whose_log_probs_do_not_line_up_is_a_raw_reply_and_detection_falls_back_to_chat(server):
+    server.reply = lambda path, body: vllm_echo(path, body, aligned=False)
+    scores = backend_for(server, api="completions").score(MESSAGES, CANDIDATES)
+    assert all(v == -math.inf for v in scores.logprobs.values()) and "not aligned" in scores.extra["unreadable"]
+    assert scores.raw_reply is not None and scores.raw_reply_chars > 0
+    top = chat_reply("local", {"local": -0.2, "off": -1.9, **filler(18)})
+    server.reply = lambda path, body: (200, top) if "chat" in path else vllm_echo(path, body, aligned=False)
+    detecting = backend_for(server, api=None)
+    assert detecting.score(MESSAGES, CANDIDATES).method == "top_logprobs" and detecting.api == "chat"
+
+
+def test_a_jinja_template_file_renders_and_gives_its_end_of_turn(tmp_path):
+    from agent.backends.base import BackendUnavailable
+    from agent.backends.chat_template import CHATML_TEMPLATE, load_chat_template
+
+    path = tmp_path / "chatml.jinja"
+    path.write_text(CHATML_TEMPLATE)
+    template = load_chat_template(path)
+    assert template.eos_token == "<|im_end|>"
+    assert template.render(MESSAGES[1:]) == "<|im_start|>user\nKeywords: (chatting, short)<|im_end|>\n<|im_start|>assistant\nDecision:"
+    silent = tmp_path / "silent.jinja"
+    silent.write_text("{% for m in messages %}{{ m['content'] }}\n{% endfor %}")
+    with pytest.raises(BackendUnavailable, match="no end-of-turn text"):
+        load_chat_template(silent)
+    with pytest.raises(BackendUnavailable, match="no chat template file"):
+        load_chat_template(tmp_path / "missing.gguf")
