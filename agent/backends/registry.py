@@ -55,7 +55,7 @@ def _check_openai() -> str | None:
     if _missing("openai"):
         return "openai is not installed: pip install 'edge-icl[openai]'"
     if not os.environ.get("OPENAI_API_KEY"):
-        return "usable with --base-url only: OPENAI_API_KEY is not set (export OPENAI_API_KEY=sk-...)"
+        return "usable with --base-url only: OPENAI_API_KEY is not set or empty (export OPENAI_API_KEY=sk-...)"
     return None
 
 
