@@ -30,6 +30,7 @@ from openai_cassettes import (  # noqa: E402
     CASSETTE_DIR,
     MESSAGES,
     RECORD_BASE_URL,
+    GENERATE_ARGS,
     RUN_ARGS,
     SERVER_MODEL,
     parity_openai_args,
@@ -73,6 +74,11 @@ def record_run() -> None:
     print("run: ok")
 
 
+def record_generate() -> None:
+    run_cli(GENERATE_ARGS)
+    print("generate run: ok")
+
+
 def record_parity() -> None:
     run_cli(parity_openai_args(RECORD_BASE_URL))
     print("parity run: ok")
@@ -82,6 +88,7 @@ RECORDINGS = {
     "score": ("openai_score.yaml", record_score),
     "complete": ("openai_complete.yaml", record_complete),
     "run": ("openai_run.yaml", record_run),
+    "generate": ("openai_generate.yaml", record_generate),
     "parity": ("openai_parity.yaml", record_parity),
 }
 

@@ -32,6 +32,9 @@ MESSAGES = [
 ]
 CANDIDATES = ["local", "offload"]
 RUN_ARGS = ["--backend", "openai", "--base-url", RECORD_BASE_URL, "--model", SERVER_MODEL, "--steps", "4", "--seed", "3", "--exploration", "none"]
+# Generate mode through the completions API: the reply continues the prompt's prefill
+# ("Decision:") as the llama-cpp backend's does, instead of a chat turn's prose.
+GENERATE_ARGS = [*RUN_ARGS, "--decision-mode", "generate"]
 # The parity run (issue 10): the default agent on 30 seeded steps, once through the
 # llama-cpp backend and once through the same weights behind llama_cpp.server's
 # completions API. The server's echo is slow (module note of agent/backends/openai_backend.py),

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from agent.backends.base import BackendUnavailable
 from agent.backends.openai_backend import OpenAIBackend
 from agent.cli import app
-from openai_cassettes import CANDIDATES, CASSETTE_DIR, MESSAGES, RECORD_BASE_URL, RUN_ARGS, SERVER_MODEL, use_cassette
+from openai_cassettes import CANDIDATES, CASSETTE_DIR, GENERATE_ARGS, MESSAGES, RECORD_BASE_URL, RUN_ARGS, SERVER_MODEL, use_cassette
 
-CASSETTES = ("openai_score.yaml", "openai_complete.yaml", "openai_run.yaml", "openai_parity.yaml")
+CASSETTES = ("openai_score.yaml", "openai_complete.yaml", "openai_run.yaml", "openai_generate.yaml", "openai_parity.yaml")
 
 
 def replay(name: str):
@@ -63,6 +63,29 @@ def test_icl_run_through_an_openai_compatible_server(tmp_path, monkeypatch):
     (folder,) = tmp_path.iterdir()
     records = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
     assert {r["score_method"] for r in records} == {"echo"} and summary["parse_failures"] == 0
+
+
+def test_generate_mode_through_the_completions_api_replies_as_llama_cpp_does(tmp_path, monkeypatch):
+    # through a chat turn the bundled model wrote prose ("The best decision is to choose"):
+    # every step a parse failure; the completions API continues the prefill "Decision:" with
+    # the same greedy tokens as the llama-cpp backend on the same weights
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-replay")
+    with replay("openai_generate.yaml") as cassette:
+        result = CliRunner().invoke(app, ["run", "--json", "--out", str(tmp_path / "openai"), *GENERATE_ARGS])
+    assert result.exit_code == 0, result.output
+    paths = [request.path for request in cassette.requests]
+    assert paths[0] == "/v1/completions" and "/v1/chat/completions" not in paths
+    local_args = ["--backend", "llama-cpp", *GENERATE_ARGS[GENERATE_ARGS.index("--steps") :]]
+    local = CliRunner().invoke(app, ["run", "--json", "--out", str(tmp_path / "llama-cpp"), *local_args])
+    assert local.exit_code == 0, local.output
+
+    def replies(name: str) -> list[tuple[str, str]]:
+        (folder,) = (tmp_path / name).iterdir()
+        return [(r["reply"], r["decision"]) for r in map(json.loads, (folder / "transcript.jsonl").read_text().splitlines())]
+
+    assert replies("openai") == replies("llama-cpp")
+    summary = json.loads(result.stdout)
+    assert summary["llm_calls"] == 4 and summary["parse_failures"] == json.loads(local.stdout)["parse_failures"] < 4
 
 
 def test_an_unrecorded_request_never_reaches_the_network(backend):

@@ -389,3 +389,15 @@ def test_a_jinja_template_file_renders_and_gives_its_end_of_turn(tmp_path):
         load_chat_template(silent)
     with pytest.raises(BackendUnavailable, match="no chat template file"):
         load_chat_template(tmp_path / "missing.gguf")
+
+
+def test_complete_on_the_completions_api_sends_the_rendered_prompt_with_its_prefill(server):
+    from agent.backends.chat_template import load_chat_template
+
+    reply = json.dumps({"choices": [{"index": 0, "text": " offload", "finish_reason": "stop"}], "usage": {"prompt_tokens": 30, "completion_tokens": 1}})
+    server.reply = lambda path, body: (200, reply)
+    completion = backend_for(server, api="completions").complete(MESSAGES, max_tokens=6)
+    assert completion.text == " offload" and completion.prompt_tokens == 30
+    (path, request), = server.requests
+    assert path == "/v1/completions" and request["prompt"] == load_chat_template().render(MESSAGES)
+    assert request["max_tokens"] == 6 and request["temperature"] == 0 and "echo" not in request
