@@ -65,10 +65,10 @@ def test_icl_run_through_an_openai_compatible_server(tmp_path, monkeypatch):
     assert {r["score_method"] for r in records} == {"echo"} and summary["parse_failures"] == 0
 
 
-def test_generate_mode_through_the_completions_api_replies_as_llama_cpp_does(tmp_path, monkeypatch):
+def test_generate_mode_through_the_completions_api_continues_the_prefill_as_llama_cpp_does(tmp_path, monkeypatch):
     # through a chat turn the bundled model wrote prose ("The best decision is to choose"):
-    # every step a parse failure; the completions API continues the prefill "Decision:" with
-    # the same greedy tokens as the llama-cpp backend on the same weights
+    # every step a parse failure; the completions API continues the prefill "Decision:" as
+    # the llama-cpp backend does on the same weights
     monkeypatch.setenv("OPENAI_API_KEY", "sk-replay")
     with replay("openai_generate.yaml") as cassette:
         result = CliRunner().invoke(app, ["run", "--json", "--out", str(tmp_path / "openai"), *GENERATE_ARGS])
@@ -83,7 +83,11 @@ def test_generate_mode_through_the_completions_api_replies_as_llama_cpp_does(tmp
         (folder,) = (tmp_path / name).iterdir()
         return [(r["reply"], r["decision"]) for r in map(json.loads, (folder / "transcript.jsonl").read_text().splitlines())]
 
-    assert replies("openai") == replies("llama-cpp")
+    ours, theirs = replies("openai"), replies("llama-cpp")
+    assert [decision for _, decision in ours] == [decision for _, decision in theirs]
+    # the same first word; later tokens may differ: llama_cpp.server applies its default
+    # repeat_penalty 1.1 (" (task, task type)" where llama-cpp repeats " (task, task, task")
+    assert [reply.split()[0] for reply, _ in ours] == [reply.split()[0] for reply, _ in theirs]
     summary = json.loads(result.stdout)
     assert summary["llm_calls"] == 4 and summary["parse_failures"] == json.loads(local.stdout)["parse_failures"] < 4
 

@@ -32,6 +32,11 @@ log-probs that do not line up) is not an error: the call returns a reply that na
 decision and carries the raw body (cut to 4 KB) and its length, so the agent counts a
 parse failure and logs it.
 
+Generate mode (`complete`) on the completions API sends the rendered prompt, so the reply
+continues an assistant prefill as the llama-cpp backend's does; llama_cpp.server applies its
+own default repeat_penalty of 1.1 (not an OpenAI parameter, so not sent), which can change
+a reply that repeats itself.
+
 Known server quirk: llama_cpp.server reports each echoed prompt token's log-probability
 one position late unless the prompt starts with the BOS token (abetlen/llama-cpp-python
 #1983); SmolLM2's ChatML prompt starts with `<|im_start|>`, its BOS. Its echo is also
