@@ -198,10 +198,21 @@ class ICLAgent:
             if self.settings.calibrate:
                 free, calibration_s = self._content_free_scores(rendered, shown, candidates)
                 record["calibration_latency_s"] = calibration_s
-                adjusted = [v - free[a] for v, a in zip(adjusted, answers)]
+                # never NaN: an answer the model deems impossible stays impossible (-inf), one the
+                # content-free prompt deems impossible but this prompt not is preferred (+inf); a
+                # censored value (a chat API's top-k bound) is finite and subtracts as it is
+                adjusted = [
+                    -math.inf if v == -math.inf else (v - free[a] if math.isfinite(free[a]) else math.inf) for v, a in zip(adjusted, answers)
+                ]
                 record["calibration"] = {a: _json_float(v) for a, v in free.items()}
-            # eq. (6); ties go to the first answer; no finite score = the reply named no decision
-            choice = int(np.argmax(adjusted)) if any(math.isfinite(v) for v in adjusted) else None
+            # eq. (6) over the answers the backend saw: a censored answer (missing from a chat API's
+            # top-k, its value only a bound) cannot win; ties go to the first answer; none seen
+            # (every score -inf, or every answer censored) = the reply named no decision
+            seen = [i for i, a in enumerate(answers) if a not in scores.censored and scores.logprobs[a] > -math.inf]
+            choice = max(seen, key=lambda i: (adjusted[i], -i)) if seen else None
+            record["censored"] = sorted(scores.censored)
+            if scores.raw_reply is not None:
+                record.update(raw_reply=scores.raw_reply, raw_reply_chars=scores.raw_reply_chars)
             record.update(
                 reply=None,
                 scores=scores.finite(),
@@ -214,6 +225,8 @@ class ICLAgent:
         else:
             completion = self.backend.complete(rendered.messages, max_tokens=self.settings.max_tokens)
             choice = parse_decision(completion.text, [c.label for c in candidates])
+            if completion.raw_reply is not None:
+                record.update(raw_reply=completion.raw_reply, raw_reply_chars=completion.raw_reply_chars)
             record.update(
                 **capped(completion.text),
                 scores=None,
