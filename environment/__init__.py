@@ -12,6 +12,8 @@ from environment.scenario import Request, Scenario
 
 if "EdgeICL/Offloading-v0" not in registry:
     register(id="EdgeICL/Offloading-v0", entry_point="environment.offloading:OffloadingEnv")
+if "EdgeICL/Market-v0" not in registry:
+    register(id="EdgeICL/Market-v0", entry_point="environment.market.env:MarketEnv")
 
 __all__ = [
     "DECISIONS",
