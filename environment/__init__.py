@@ -2,7 +2,7 @@
 
 The world: `config` (validated configs), `radio`, `inference` (LLM profiles), `world`
 (the seeded cell and its request stream). One package per decision problem
-(`offloading`, `association`, `adapter_training`, `caching`), each with its config, formulas,
+(`offloading`, `association`, `adapter_training`, `caching`, `market`), each with its config, formulas,
 env or problem, and task (the `DecisionTask` text face of `decision_task`).
 Importing this package registers the Gymnasium environments (`EdgeICL/<Name>-v0`).
 """
@@ -18,6 +18,8 @@ if "EdgeICL/Offloading-v0" not in registry:
     register(id="EdgeICL/Offloading-v0", entry_point="environment.offloading.env:OffloadingEnv")
 if "EdgeICL/Caching-v0" not in registry:
     register(id="EdgeICL/Caching-v0", entry_point="environment.caching.env:CachingEnv")
+if "EdgeICL/Market-v0" not in registry:
+    register(id="EdgeICL/Market-v0", entry_point="environment.market.env:MarketEnv")
 
 __all__ = [
     "Candidate",
