@@ -35,6 +35,9 @@ class BenchSettings:
     agent: dict[str, Any] = field(default_factory=dict)  # AgentSettings of the ICL policies
     config: dict[str, Any] = field(default_factory=dict)  # the problem's config
     problem: str = "offloading"
+    # Requests every policy plays before the recorded ones: {"steps": N, "config": the
+    # world at the fill load} (Offloading-v1's unseen load levels); empty: none.
+    fill: dict[str, Any] = field(default_factory=dict)
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:

@@ -18,8 +18,11 @@ from pydantic import BaseModel
 from environment.caching import CachingEnv, CachingTask, caching_config
 from environment.config import read_yaml
 from environment.decision_task import DecisionTask
+from environment.inference import llm_profile
 from environment.offloading import OffloadingEnv, OffloadingTask, offloading_env_config
 from solvers.caching import RULES, RuleAsPolicy
+from environment.offloading_v1 import OffloadingV1Config, OffloadingV1Env, OffloadingV1Task, offloading_v1_config
+from solvers.offloading_greedy import QueueGreedyPolicy
 from solvers.policy import Policy, policy_generator
 from solvers.reference import REFERENCE_POLICIES, reference_policy
 
@@ -89,5 +92,20 @@ register_problem(
         env=CachingEnv,
         task=CachingTask,
         policies={name: _rule(name) for name in RULES},
+    )
+)
+
+
+def _greedy(seed: int, config: OffloadingV1Config) -> QueueGreedyPolicy:
+    return QueueGreedyPolicy(llm_profile(config.edge.llm).quality_index)
+
+
+register_problem(
+    Problem(
+        name="offloading-v1",
+        config=offloading_v1_config,
+        env=OffloadingV1Env,
+        task=lambda config: OffloadingV1Task(),
+        policies={**{name: _reference(name) for name in REFERENCE_POLICIES}, "greedy": _greedy},
     )
 )
