@@ -3,9 +3,13 @@
 Zhou et al. (papers/icl-task-offloading.txt) section III-C and IV: `icl` is the paper's
 method (prioritized pool, epsilon-greedy); `icl-latest` is baseline 1 (latest
 experience); `icl-no-explore` is baseline 2 (no exploration); DQN is baseline 3; the
-reference policies bound it. Every policy meets the same seeded request streams. Every
-LLM call goes to the bench folder's `transcript.jsonl`, tagged with policy and seed; one
-backend is built per bench and reused by every run, so the model loads once.
+reference policies bound it; `lookup` and `bandit` are the agent's no-LLM baselines
+(solvers.agent_baselines), and the summary's `llm_lift` is ICL - lookup per seed. Every
+policy meets the same seeded request streams. Every LLM call goes to the bench folder's
+`transcript.jsonl`, tagged with policy and seed; one backend is built per bench and
+reused by every run, so the model loads once. `--holdout F` keeps a seeded share F of
+the keyword combinations out of every pool and bandit (unseen states) and splits the
+accuracy into seen and unseen.
 """
 
 from __future__ import annotations
@@ -22,14 +26,27 @@ from agent.backends.base import BackendError, BackendUnavailable, LLMBackend
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
 from agent.cli.app import bench_app, fail, note, open_run_folder, progress_bar, read_config
-from agent.cli.bench import BenchSettings, RowCallback, aggregate, learning_metrics, load_settings, run_bench, save_settings
+from agent.cli.bench import (
+    BenchSettings,
+    RowCallback,
+    aggregate,
+    held_out_states,
+    learning_metrics,
+    llm_lift,
+    load_settings,
+    run_bench,
+    save_settings,
+    split_accuracy,
+)
 from agent.cli.rollout import run_policy
 from agent.cli.run_folder import dumps, run_name
+from agent.experience import Keywords
 from agent.icl import ICLAgent
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
 from environment.config import ConfigError
 from environment.offloading import OffloadingEnv, OffloadingEnvConfig, OffloadingTask, offloading_env_config
+from solvers.agent_baselines import NO_LLM_BASELINES
 from solvers.policy import policy_generator
 from solvers.reference import REFERENCE_POLICIES, reference_policy
 
@@ -39,9 +56,11 @@ ICL_VARIANTS: dict[str, dict[str, str]] = {
     "icl-latest": {"pool": "latest"},
     "icl-no-explore": {"exploration": "none"},
 }
-BENCH_POLICIES = (*ICL_VARIANTS, "dqn", *REFERENCE_POLICIES)
+BENCH_POLICIES = (*ICL_VARIANTS, *NO_LLM_BASELINES, "dqn", *REFERENCE_POLICIES)
 QUICK_STEPS, FULL_STEPS = 150, 500
 METRICS = ("mean_reward_last_half", "quality_success_rate", "mean_delay_s", "decision_accuracy", "steps_to_95")
+SPLIT_METRICS = ("decision_accuracy_seen", "decision_accuracy_unseen")
+LIFT_METRICS = ("mean_reward_last_half", "decision_accuracy", *SPLIT_METRICS)
 
 
 def offloading_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
@@ -51,6 +70,7 @@ def offloading_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
         **learning_metrics(rows),
         "quality_success_rate": float(np.mean(quality)) if quality else None,
         "mean_delay_s": float(np.mean([float(r["total_delay_s"]) for r in rows])),
+        **split_accuracy(rows),
     }
 
 
@@ -62,14 +82,29 @@ class OffloadingRunners:
     world: the problem's config.
     agent: the ICL agent's settings (the variants change pool or exploration).
     transcript: the bench's transcript.jsonl (every ICL step, tagged with policy and seed).
+    holdout: share of keyword combinations held out of the learners' memory (rows get `held_out`).
     """
 
-    def __init__(self, world: OffloadingEnvConfig, agent: AgentSettings, transcript: Path) -> None:
+    def __init__(self, world: OffloadingEnvConfig, agent: AgentSettings, transcript: Path, holdout: float = 0.0) -> None:
         self.world = world
         self.agent = agent
         self.transcript = transcript
+        self.holdout = holdout
         self.task = OffloadingTask()
         self._backend: LLMBackend | None = None
+        env = OffloadingEnv(world)
+        self.states: list[Keywords] = [(("service_type", s), ("token_size", t)) for s in env.service_names for t in env.token_level_names]
+
+    def held_out(self, seed: int) -> frozenset[Keywords]:
+        """The keyword combinations seed `seed` holds out (none without --holdout)."""
+        return held_out_states(self.states, self.holdout, seed)
+
+    def tagged(self, on_row: RowCallback, seed: int) -> RowCallback:
+        """With --holdout, each row says whether its state is held out."""
+        if not self.holdout:
+            return on_row
+        held = {tuple(value for _, value in k) for k in self.held_out(seed)}
+        return lambda row: on_row({**row, "held_out": int((row["service"], row["token_level"]) in held)})
 
     def backend(self) -> LLMBackend:
         """The one LLM of the bench, built when the first ICL policy runs."""
@@ -82,35 +117,52 @@ class OffloadingRunners:
         if name == "dqn":
             from solvers.dqn import train_dqn
 
+            on_row = self.tagged(on_row, seed)  # DQN learns on every state, held out or not
             train_dqn(self.world, seed, steps, on_step=lambda step, action, reward, info: on_row(self.task.row(step, action, reward, info)))
             return
-        run_policy(reference_policy(name, policy_generator(seed)), OffloadingEnv(self.world), self.task, steps, seed, on_step=on_row)
+        run_policy(reference_policy(name, policy_generator(seed)), OffloadingEnv(self.world), self.task, steps, seed, on_step=self.tagged(on_row, seed))
 
     def icl(self, name: str, seed: int, steps: int, on_row: RowCallback) -> None:
-        """Run ICL variant `name` on seed `seed`'s stream; its steps go to the bench transcript."""
-        settings = self.agent.model_copy(update=ICL_VARIANTS[name])
+        """Run ICL variant (or no-LLM baseline) `name` on seed `seed`'s stream; its steps go to the bench transcript."""
+        settings = self.agent.model_copy(update=ICL_VARIANTS.get(name, {}))
         with open(self.transcript, "a") as transcript:
 
             def write(record: dict[str, Any]) -> None:
                 transcript.write(dumps({"policy": name, "seed": seed, **record}) + "\n")
                 transcript.flush()
 
-            agent = ICLAgent.from_settings(self.task, settings, seed, backend=self.backend(), transcript=write)
-            run_policy(agent, OffloadingEnv(self.world), self.task, steps, seed, on_step=on_row)
+            if name in NO_LLM_BASELINES:
+                agent = NO_LLM_BASELINES[name](self.task, settings, seed, transcript=write, held_out=self.held_out(seed))
+            else:
+                agent = ICLAgent.from_settings(self.task, settings, seed, backend=self.backend(), transcript=write, held_out=self.held_out(seed))
+            run_policy(agent, OffloadingEnv(self.world), self.task, steps, seed, on_step=self.tagged(on_row, seed))
 
     def runners(self, policies: list[str]) -> dict[str, Any]:
         """Each policy's runner `(seed, steps, on_row)`."""
-        runner = {name: self.icl if name in ICL_VARIANTS else self.reference_or_dqn for name in policies}
+        runner = {name: self.icl if name in ICL_VARIANTS or name in NO_LLM_BASELINES else self.reference_or_dqn for name in policies}
         return {name: (lambda seed, steps, on_row, name=name: runner[name](name, seed, steps, on_row)) for name in policies}
 
 
-def metrics_table(title: str, table: dict[str, dict]) -> Table:
+def metrics_table(title: str, table: dict[str, dict], metrics: tuple[str, ...] = METRICS) -> Table:
     out = Table(title=title)
     out.add_column("policy")
-    for metric in METRICS:
+    for metric in metrics:
         out.add_column(metric.replace("_", " "), justify="right")
     for name, values in table.items():
-        out.add_row(name, *("-" if values.get(m) is None else f"{values[m]:.3f}" for m in METRICS))
+        out.add_row(name, *("-" if values.get(m) is None else f"{values[m]:.3f}" for m in metrics))
+    return out
+
+
+def lift_table(title: str, lift: dict[str, dict[str, Any]]) -> Table:
+    """LLM lift = ICL - lookup per metric: mean, std and 95% interval over seeds (paired by seed)."""
+    out = Table(title=title)
+    for column in ("metric", "mean", "std", "95% interval", "per seed"):
+        out.add_column(column, justify="right")
+    for metric, d in lift.items():
+        if d["mean"] is None:
+            continue
+        interval = "-" if d["ci95"] is None else f"[{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+        out.add_row(metric, f"{d['mean']:+.3f}", "-" if d["std"] is None else f"{d['std']:.3f}", interval, " ".join(f"{v:+.2f}" for v in d["per_seed"].values()))
     return out
 
 
@@ -126,6 +178,7 @@ def offloading(
     out: Path = typer.Option(Path("runs"), help="Parent folder of the bench's run folder."),
     resume: Path | None = typer.Option(None, help="A bench run folder to complete (its settings are reused)."),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON on stdout."),
+    holdout: float = typer.Option(0.0, "--holdout", min=0.0, max=0.99, help="Share of keyword combinations held out of every pool and bandit (unseen states)."),
     **agent_options: Any,
 ) -> None:
     """Compare every offloading policy on the same seeded request streams (ICL paper, Fig. 4 and III-C).
@@ -152,13 +205,15 @@ def offloading(
                 steps=steps or (QUICK_STEPS if quick else FULL_STEPS),
                 agent=agent.model_dump(mode="json"),
                 config=world.model_dump(mode="json"),
+                holdout=holdout,
             )
     except (FileNotFoundError, ValueError, ConfigError) as error:
         fail(str(error))
     if resume is None:
         run_dir = open_run_folder(out, run_name("bench-offloading", "all", seed)).path
         save_settings(run_dir, settings)
-    runners = OffloadingRunners(world, agent, run_dir / "transcript.jsonl").runners(settings.policies)
+    offloading_runners = OffloadingRunners(world, agent, run_dir / "transcript.jsonl", settings.holdout)
+    runners = offloading_runners.runners(settings.policies)
     total = len(settings.policies) * len(settings.seeds) * settings.steps
     with progress_bar() as progress:
         task = progress.add_task("bench offloading", total=total)
@@ -178,10 +233,23 @@ def offloading(
             raise typer.Exit(code=130) from None
         progress.update(task, completed=total)
     table = aggregate(groups, settings.policies, offloading_metrics)
-    summary = {"policies": table, "seeds": settings.seeds, "steps": settings.steps, "agent": settings.agent}
+    summary: dict[str, Any] = {"policies": table, "seeds": settings.seeds, "steps": settings.steps, "agent": settings.agent}
+    lift = llm_lift(groups, offloading_metrics, LIFT_METRICS if settings.holdout else LIFT_METRICS[:2])
+    if lift:  # per backend: this bench ran one
+        summary["llm_lift"] = {agent.backend: {"icl_minus_lookup": lift, "backend_options": agent.backend_options}}
+    if settings.holdout:
+        summary["holdout"] = {
+            "fraction": settings.holdout,
+            "held_out": {str(s): [dict(k) for k in sorted(offloading_runners.held_out(s))] for s in settings.seeds},
+            "learn_from_every_state": [p for p in settings.policies if p == "dqn"],
+        }
     (run_dir / "summary.json").write_text(dumps(summary, indent=2) + "\n")
     if as_json:
         typer.echo(dumps(summary, indent=2))
     else:
-        Console().print(metrics_table(f"offloading bench: {len(settings.seeds)} seeds x {settings.steps} steps", table))
+        console = Console()
+        columns = METRICS + (SPLIT_METRICS if settings.holdout else ())
+        console.print(metrics_table(f"offloading bench: {len(settings.seeds)} seeds x {settings.steps} steps", table, columns))
+        if lift:
+            console.print(lift_table(f"LLM lift = icl - lookup ({agent.backend}), paired by seed", lift))
         note(f"run folder: {run_dir}")
