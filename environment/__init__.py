@@ -16,6 +16,8 @@ from environment.world import Request, Scenario
 
 if "EdgeICL/Offloading-v0" not in registry:
     register(id="EdgeICL/Offloading-v0", entry_point="environment.offloading.env:OffloadingEnv")
+if "EdgeICL/Association-v0" not in registry:
+    register(id="EdgeICL/Association-v0", entry_point="environment.association.env:AssociationEnv")
 
 __all__ = [
     "Candidate",

@@ -15,9 +15,13 @@ from typing import Any
 import gymnasium as gym
 from pydantic import BaseModel
 
+from agent.settings import AgentSettings
+from environment.association import AssociationEnv, AssociationTask, association_env_config
 from environment.config import read_yaml
 from environment.decision_task import DecisionTask
 from environment.offloading import OffloadingEnv, OffloadingTask, offloading_env_config
+from solvers.agent_baselines import NO_LLM_BASELINES
+from solvers.association_online import LeastDelayPolicy, RandomNodePolicy
 from solvers.policy import Policy, policy_generator
 from solvers.reference import REFERENCE_POLICIES, reference_policy
 
@@ -61,12 +65,31 @@ def _reference(name: str) -> PolicyFactory:
     return lambda seed, config: reference_policy(name, policy_generator(seed))
 
 
+def _no_llm(name: str, task: Callable[[], DecisionTask]) -> PolicyFactory:
+    """The agent's no-LLM baseline `name` with the default agent settings."""
+    return lambda seed, config: NO_LLM_BASELINES[name](task(), AgentSettings(), seed)
+
+
 register_problem(
     Problem(
         name="offloading",
         config=offloading_env_config,
         env=OffloadingEnv,
         task=OffloadingTask,
-        policies={name: _reference(name) for name in REFERENCE_POLICIES},
+        policies={**{name: _reference(name) for name in REFERENCE_POLICIES}, **{name: _no_llm(name, OffloadingTask) for name in NO_LLM_BASELINES}},
+    )
+)
+
+register_problem(
+    Problem(
+        name="association",
+        config=association_env_config,
+        env=AssociationEnv,
+        task=AssociationTask,
+        policies={
+            "least-delay": lambda seed, config: LeastDelayPolicy(),
+            "random": lambda seed, config: RandomNodePolicy(policy_generator(seed)),
+            **{name: _no_llm(name, AssociationTask) for name in NO_LLM_BASELINES},
+        },
     )
 )
