@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.table import Table
 from scipy import stats
 
 from agent.cli.run_folder import CsvAppender, read_csv_rows, read_jsonl, write_jsonl
@@ -139,6 +140,19 @@ def llm_lift(
     }
 
 
+def lift_table(title: str, lift: dict[str, dict[str, Any]]) -> Table:
+    """LLM lift = ICL - lookup per metric: mean, std and 95% interval over seeds (paired by seed)."""
+    out = Table(title=title)
+    for column in ("metric", "mean", "std", "95% interval", "per seed"):
+        out.add_column(column, justify="right")
+    for metric, d in lift.items():
+        if d["mean"] is None:
+            continue
+        interval = "-" if d["ci95"] is None else f"[{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+        out.add_row(metric, f"{d['mean']:+.3f}", "-" if d["std"] is None else f"{d['std']:.3f}", interval, " ".join(f"{v:+.2f}" for v in d["per_seed"].values()))
+    return out
+
+
 def aggregate(
     groups: dict[tuple[str, int], list[dict[str, Any]]], policies: Iterable[str], metrics: Metrics = learning_metrics
 ) -> dict[str, dict[str, float | None]]:
@@ -202,14 +216,18 @@ def run_bench(
     runners: dict[str, PolicyRunner],
     on_group_start: Callable[[str, int], None] | None = None,
     on_row: RowCallback | None = None,
+    expected_rows: Callable[[str, int], int] | None = None,
 ) -> dict[tuple[str, int], list[dict[str, Any]]]:
     """Run every (policy, seed) group not finished yet in `run_dir`; return all groups.
 
     `runners[name]` runs one policy; rows are tagged with policy and seed and appended to
-    `steps.csv` one by one.
+    `steps.csv` one by one. A group is finished when it holds `settings.steps` rows, or
+    `expected_rows(policy, seed)` where a run's length is not its step count (a run of
+    whole episodes of varying length).
     """
     table = BenchCSV(run_dir / "steps.csv")
-    groups = {key: rows for key, rows in table.load().items() if len(rows) == settings.steps}
+    expected = expected_rows or (lambda name, seed: settings.steps)
+    groups = {key: rows for key, rows in table.load().items() if len(rows) == expected(*key)}
     table.rewrite(groups)
     transcript = run_dir / "transcript.jsonl"
     if transcript.exists():  # an unfinished group is rerun from its start: its records go too

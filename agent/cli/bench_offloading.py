@@ -32,6 +32,7 @@ from agent.cli.bench import (
     aggregate,
     held_out_states,
     learning_metrics,
+    lift_table,
     llm_lift,
     load_settings,
     run_bench,
@@ -150,19 +151,6 @@ def metrics_table(title: str, table: dict[str, dict], metrics: tuple[str, ...] =
         out.add_column(metric.replace("_", " "), justify="right")
     for name, values in table.items():
         out.add_row(name, *("-" if values.get(m) is None else f"{values[m]:.3f}" for m in metrics))
-    return out
-
-
-def lift_table(title: str, lift: dict[str, dict[str, Any]]) -> Table:
-    """LLM lift = ICL - lookup per metric: mean, std and 95% interval over seeds (paired by seed)."""
-    out = Table(title=title)
-    for column in ("metric", "mean", "std", "95% interval", "per seed"):
-        out.add_column(column, justify="right")
-    for metric, d in lift.items():
-        if d["mean"] is None:
-            continue
-        interval = "-" if d["ci95"] is None else f"[{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
-        out.add_row(metric, f"{d['mean']:+.3f}", "-" if d["std"] is None else f"{d['std']:.3f}", interval, " ".join(f"{v:+.2f}" for v in d["per_seed"].values()))
     return out
 
 

@@ -4,7 +4,9 @@ Picano, Buratto and Badia (papers/inference-aware-matching.txt) as the ICL agent
 et al. (papers/icl-task-offloading.txt, III-A) plays it, one arriving user at a time:
 the keywords x of eq. (8) are the user's LLM type, token level and deadline level; the
 candidates are the nodes hosting its type with storage left, each with its current
-queue delay, link delay (the 2C of eq. 3) and slack to the deadline, plus "drop"; the
+queue delay, link delay (the 2C of eq. 3) and slack to the deadline; "drop" only when no
+node is open, as in the paper's solvers, which drop a user only when no node of its type
+has room left (Algorithm 1, step 5; the env itself accepts a drop at any step). The
 reward is `placement_reward` (minus the e2e delay (3), penalties when late or dropped);
 the evaluator of step 3 marks a drop bad, so the pool holds placements only. A node's
 letter means nothing in the next instance: pool examples keep the chosen node's numbers
@@ -46,8 +48,10 @@ class AssociationTask:
         return {"llm_type": kw["llm_type"], "token_level": kw["token_level"], "deadline_level": kw["deadline_level"]}
 
     def candidates(self, info: Mapping[str, Any]) -> Sequence[Candidate]:
-        """The legal nodes (label = letter, features = queue, link, slack in ms), then drop."""
-        return [Candidate(c["label"], int(c["action"]), dict(c["features"])) for c in info["candidates"]]
+        """The legal nodes (label = letter, features = queue, link, slack in ms); drop alone when none is legal."""
+        offered = [Candidate(c["label"], int(c["action"]), dict(c["features"])) for c in info["candidates"]]
+        nodes = [c for c in offered if c.label != DROP]
+        return nodes or [c for c in offered if c.label == DROP]
 
     def feedback(self, step_info: Mapping[str, Any]) -> Feedback:
         """The placement reward; the constraint is to be served (a drop is a bad decision)."""
