@@ -136,3 +136,20 @@ def test_the_icl_agent_places_users_with_the_bundled_model_and_pools_the_chosen_
         assert len(r["scores"]) >= 2 and all(a.startswith(" ") for a in r["scores"]) and r["decision"] in [a.strip() for a in r["scores"]]
     assert agent.pool.examples() and all(dict(e.features).keys() == {"queue_ms", "link_ms", "slack_ms"} for e in agent.pool.examples())
     assert rollout.summary["invalid_actions"] == 0 and len(rollout.rows) == 12
+
+
+def test_edge_icl_run_plays_association_with_the_agents_no_llm_baseline(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    result = CliRunner().invoke(app, ["run", "--problem", "association", "--policy", "lookup", "--steps", "120", "--seed", "2", "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["instances"] == 2 and summary["llm_calls"] == 0 and summary["invalid_actions"] == 0
+    assert 0 < summary["served_share"] < 1 and summary["mean_delay_ms"] > 0
+    (folder,) = tmp_path.iterdir()
+    records = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
+    assert len(records) == 120 and any(r.get("only_candidate") for r in records) and any(r.get("copied") for r in records)

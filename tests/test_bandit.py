@@ -54,3 +54,16 @@ def test_a_held_out_state_is_decided_but_never_learned_from():
     assert any((r["service"], r["token_level"]) in {("reasoning", "long"), ("chatting", "short")} for r in rows)
     assert not any(keywords in held for keywords, _ in bandit.plays)
     assert bandit.plays and sum(bandit.plays.values()) < 300
+
+
+def test_linucb_on_association_features_learns_to_pick_low_delay_nodes_more_often_than_random():
+    from environment.association import AssociationEnv, AssociationTask
+    from solvers.association_online import RandomNodePolicy
+
+    task = AssociationTask()
+    bandit = ContextualBandit.from_settings(task, None, seed=0)
+    learned = run_policy(bandit, AssociationEnv(), task, 600, seed=0).summary
+    chance = run_policy(RandomNodePolicy(policy_generator(0)), AssociationEnv(), task, 600, seed=0).summary
+    assert {"feature queue_ms", "feature link_ms", "feature slack_ms", "keyword llm_type=text-to-text"} <= set(bandit.dimensions)
+    assert all(label == "drop" for _, label in bandit.plays)  # nodes carry features: LinUCB; UCB1 only saw forced drops
+    assert learned["least_delay_choice_rate"] > chance["least_delay_choice_rate"] + 0.2
