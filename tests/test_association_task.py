@@ -153,3 +153,24 @@ def test_edge_icl_run_plays_association_with_the_agents_no_llm_baseline(tmp_path
     (folder,) = tmp_path.iterdir()
     records = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
     assert len(records) == 120 and any(r.get("only_candidate") for r in records) and any(r.get("copied") for r in records)
+
+
+def test_a_cut_association_run_resumes_to_the_same_rows(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    args = ["run", "--problem", "association", "--policy", "lookup", "--steps", "150", "--seed", "4", "--json"]
+    for name in ("whole", "cut"):
+        assert CliRunner().invoke(app, [*args, "--out", str(tmp_path / name)]).exit_code == 0
+    (whole,), (cut,) = (tmp_path / "whole").iterdir(), (tmp_path / "cut").iterdir()
+    lines = (cut / "steps.csv").read_text().splitlines(keepends=True)
+    (cut / "steps.csv").write_text("".join(lines[:71]) + lines[71][:9])  # 70 rows and a torn one, as a kill leaves them
+    records = (cut / "transcript.jsonl").read_text().splitlines(keepends=True)
+    (cut / "transcript.jsonl").write_text("".join(r for r in records if json.loads(r)["step"] < 71))
+    result = CliRunner().invoke(app, ["run", "--resume", str(cut), "--json"])
+    assert result.exit_code == 0, result.output
+    assert (cut / "steps.csv").read_text() == (whole / "steps.csv").read_text()
+    assert (cut / "transcript.jsonl").read_text() == (whole / "transcript.jsonl").read_text()

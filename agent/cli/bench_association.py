@@ -108,7 +108,7 @@ def assignment_rows(instance: AssociationInstance, assignment: Assignment, index
             "decision": node_label(node) if served else DROP,
             "served": int(served),
             "invalid": 0,
-            "delay_ms": round(delay, 6) if delay is not None else None,
+            "delay_ms": round(delay, 6) if delay is not None else "",
             "late": int(outcome.late[u]),
             "reward": round(placement_reward(delay or 0.0, float(instance.deadline_ms[u]), served, online.late_penalty_ms, online.drop_penalty_ms), 6),
             "greedy_action": -1,

@@ -74,7 +74,7 @@ class AssociationTask:
             "decision": DROP if ex["node"] < 0 else node_label(ex["node"]),
             "served": int(ex["served"]),
             "invalid": int(ex["invalid"]),
-            "delay_ms": round(ex["delay_ms"], 6) if ex["delay_ms"] is not None else None,
+            "delay_ms": round(ex["delay_ms"], 6) if ex["delay_ms"] is not None else "",  # "" as the CSV writes it
             "late": int(ex["late"]),
             "reward": round(reward, 6),
             "greedy_action": ex["greedy_action"],
