@@ -22,6 +22,8 @@ if "EdgeICL/Caching-v0" not in registry:
     register(id="EdgeICL/Caching-v0", entry_point="environment.caching.env:CachingEnv")
 if "EdgeICL/Market-v0" not in registry:
     register(id="EdgeICL/Market-v0", entry_point="environment.market.env:MarketEnv")
+if "EdgeICL/Association-v0" not in registry:
+    register(id="EdgeICL/Association-v0", entry_point="environment.association.env:AssociationEnv")
 
 __all__ = [
     "Candidate",

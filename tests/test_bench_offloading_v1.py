@@ -97,8 +97,8 @@ def test_bench_cli_fills_at_one_load_and_records_at_another(tmp_path):
 
 
 def test_v1_policies_list_the_icl_agent_and_every_non_llm_policy():
-    assert V1_POLICIES[:4] == ("icl", "icl-latest", "icl-no-explore", "dqn")
-    assert set(NON_LLM) <= set(V1_POLICIES)
+    assert V1_POLICIES[:6] == ("icl", "icl-latest", "icl-no-explore", "lookup", "bandit", "dqn")
+    assert set(NON_LLM) <= set(V1_POLICIES) and len(set(V1_POLICIES)) == len(V1_POLICIES)
 
 
 @pytest.mark.parametrize(

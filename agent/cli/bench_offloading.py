@@ -3,9 +3,13 @@
 Zhou et al. (papers/icl-task-offloading.txt) section III-C and IV: `icl` is the paper's
 method (prioritized pool, epsilon-greedy); `icl-latest` is baseline 1 (latest
 experience); `icl-no-explore` is baseline 2 (no exploration); DQN is baseline 3; the
-reference policies bound it. Every policy meets the same seeded request streams. Every
-LLM call goes to the bench folder's `transcript.jsonl`, tagged with policy and seed; one
-backend is built per bench and reused by every run, so the model loads once.
+reference policies bound it; `lookup` and `bandit` are the agent's no-LLM baselines
+(solvers.agent_baselines), and the summary's `llm_lift` is ICL - lookup per seed. Every
+policy meets the same seeded request streams. Every LLM call goes to the bench folder's
+`transcript.jsonl`, tagged with policy and seed; one backend is built per bench and
+reused by every run, so the model loads once. `--holdout F` (v0) keeps a seeded share F
+of the keyword combinations out of every pool and bandit (unseen states) and splits the
+accuracy into seen and unseen.
 
 `--world v0` (default) is the paper's problem (`EdgeICL/Offloading-v0`, problem
 `offloading`); `--world v1` is `EdgeICL/Offloading-v1` (problem `offloading-v1`: an edge
@@ -33,7 +37,19 @@ from agent.backends.base import BackendError, BackendUnavailable, LLMBackend
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
 from agent.cli.app import bench_app, fail, note, open_run_folder, progress_bar
-from agent.cli.bench import BenchSettings, RowCallback, aggregate, learning_metrics, load_settings, run_bench, save_settings
+from agent.cli.bench import (
+    BenchSettings,
+    RowCallback,
+    aggregate,
+    held_out_states,
+    learning_metrics,
+    lift_table,
+    llm_lift,
+    load_settings,
+    run_bench,
+    save_settings,
+    split_accuracy,
+)
 from agent.cli.problems import PROBLEMS, Problem
 from agent.cli.rollout import run_policy
 from agent.cli.run_folder import dumps, run_name
@@ -41,7 +57,9 @@ from agent.icl import ICLAgent
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
 from environment.config import ConfigError, read_yaml
+from environment.offloading import OffloadingEnv
 from environment.offloading_v1.task import KEYWORD_COLUMNS, best_lookup_accuracy, oracle_offload_share_by_service
+from solvers.agent_baselines import NO_LLM_BASELINES
 from solvers.policy import Policy
 from solvers.reference import REFERENCE_POLICIES
 
@@ -51,17 +69,19 @@ ICL_VARIANTS: dict[str, dict[str, str]] = {
     "icl-latest": {"pool": "latest"},
     "icl-no-explore": {"exploration": "none"},
 }
-BENCH_POLICIES = (*ICL_VARIANTS, "dqn", *REFERENCE_POLICIES)
+# The policies that learn from the stream: the ICL variants and the agent's no-LLM baselines.
+LEARNERS = (*ICL_VARIANTS, *NO_LLM_BASELINES)
+BENCH_POLICIES = (*LEARNERS, "dqn", *REFERENCE_POLICIES)
 # The worlds of the bench: their problem (agent/cli/problems.py) and their policies.
 WORLDS = {"v0": "offloading", "v1": "offloading-v1"}
-# Offloading-v1: the ICL agent and its III-C variants, DQN on the numeric features, then
-# the problem's non-LLM policies (oracle, random, all-local, all-offload, greedy).
-# >>> issue 12's no-LLM baselines plug in here: add "lookup" and "bandit" to this tuple
-# >>> and their factories to `OffloadingRunners.learners` (they then play v0 and v1 alike).
-V1_POLICIES = (*ICL_VARIANTS, "dqn", *PROBLEMS["offloading-v1"].policies)
+# Offloading-v1: the learners, DQN on the numeric features, then the problem's other
+# policies (oracle, random, all-local, all-offload, greedy).
+V1_POLICIES = (*LEARNERS, "dqn", *(name for name in PROBLEMS["offloading-v1"].policies if name not in LEARNERS))
 QUICK_STEPS, FULL_STEPS = 150, 500
 METRICS = ("mean_reward_last_half", "quality_success_rate", "mean_delay_s", "decision_accuracy", "steps_to_95")
 V1_METRICS = (*METRICS, "offload_share", "mean_cost_usd", "mean_regret", "accuracy_seen", "accuracy_unseen")
+SPLIT_METRICS = ("decision_accuracy_seen", "decision_accuracy_unseen")
+LIFT_METRICS = ("mean_reward_last_half", "decision_accuracy")
 # The fill phase plays the stream of a seed drawn from (run seed, FILL_STREAM), not the recorded one.
 FILL_STREAM = 1
 
@@ -73,6 +93,7 @@ def offloading_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
         **learning_metrics(rows),
         "quality_success_rate": float(np.mean(quality)) if quality else None,
         "mean_delay_s": float(np.mean([float(r["total_delay_s"]) for r in rows])),
+        **split_accuracy(rows),
     }
 
 
@@ -136,21 +157,48 @@ class OffloadingRunners:
     transcript: the bench's transcript.jsonl (every ICL step, tagged with policy and seed).
     problem: the offloading problem (v0's `offloading`, v1's `offloading-v1`).
     fill: requests every policy plays first, not recorded (v1's unseen load levels); None: none.
+    holdout: share of keyword combinations held out of the learners' memory (v0; rows get `held_out`).
     """
 
     def __init__(
-        self, world: Any, agent: AgentSettings, transcript: Path, problem: Problem | None = None, fill: FillPhase | None = None
+        self,
+        world: Any,
+        agent: AgentSettings,
+        transcript: Path,
+        problem: Problem | None = None,
+        fill: FillPhase | None = None,
+        holdout: float = 0.0,
     ) -> None:
         self.world = world
         self.agent = agent
         self.transcript = transcript
         self.problem = problem or PROBLEMS["offloading"]
         self.fill = fill
+        self.holdout = holdout
         self.task = self.problem.task(world)
         self._backend: LLMBackend | None = None
         # The policies that learn from the stream, by name: (name, seed) -> a fresh policy.
-        # >>> issue 12's `lookup` and `bandit` go here, next to the ICL variants.
-        self.learners: dict[str, Callable[[str, int], Policy]] = {name: self.icl_agent for name in ICL_VARIANTS}
+        self.learners: dict[str, Callable[[str, int], Policy]] = {
+            **{name: self.icl_agent for name in ICL_VARIANTS},
+            **{name: self.no_llm_agent for name in NO_LLM_BASELINES},
+        }
+        self.states: list[Keywords] = []
+        if holdout:
+            if self.problem.name != "offloading":
+                raise ValueError("--holdout: only for --world v0 (v1 measures unseen states with --fill-steps and --fill-arrival-rate)")
+            env = OffloadingEnv(world)
+            self.states = [(("service_type", s), ("token_size", t)) for s in env.service_names for t in env.token_level_names]
+
+    def held_out(self, seed: int) -> frozenset[Keywords]:
+        """The keyword combinations seed `seed` holds out (none without --holdout)."""
+        return held_out_states(self.states, self.holdout, seed)
+
+    def tag_held_out(self, on_row: RowCallback, seed: int) -> RowCallback:
+        """With --holdout, each row says whether its state is held out."""
+        if not self.holdout:
+            return on_row
+        held = {tuple(value for _, value in k) for k in self.held_out(seed)}
+        return lambda row: on_row({**row, "held_out": int((row["service"], row["token_level"]) in held)})
 
     def backend(self) -> LLMBackend:
         """The one LLM of the bench, built when the first ICL policy runs."""
@@ -158,15 +206,25 @@ class OffloadingRunners:
             self._backend = make_backend(self.agent.backend, self.agent.backend_options)
         return self._backend
 
-    def icl_agent(self, name: str, seed: int) -> ICLAgent:
-        """ICL variant `name` for seed `seed`; its steps go to the bench transcript, tagged."""
-        settings = self.agent.model_copy(update=ICL_VARIANTS[name])
+    def writer(self, name: str, seed: int) -> Callable[[dict[str, Any]], None]:
+        """A transcript sink: policy `name`'s records on seed `seed`, appended to the bench transcript, tagged."""
 
         def write(record: dict[str, Any]) -> None:
             with open(self.transcript, "a") as transcript:
                 transcript.write(dumps({"policy": name, "seed": seed, **record}) + "\n")
 
-        return ICLAgent.from_settings(self.task, settings, seed, backend=self.backend(), transcript=write)
+        return write
+
+    def icl_agent(self, name: str, seed: int) -> ICLAgent:
+        """ICL variant `name` for seed `seed`; its steps go to the bench transcript, tagged."""
+        settings = self.agent.model_copy(update=ICL_VARIANTS[name])
+        return ICLAgent.from_settings(
+            self.task, settings, seed, backend=self.backend(), transcript=self.writer(name, seed), held_out=self.held_out(seed)
+        )
+
+    def no_llm_agent(self, name: str, seed: int) -> Policy:
+        """No-LLM baseline `name` (lookup, bandit) with the bench's agent settings, on the same streams and pool."""
+        return NO_LLM_BASELINES[name](self.task, self.agent, seed, transcript=self.writer(name, seed), held_out=self.held_out(seed))
 
     def play(self, policy: Policy, seed: int, steps: int, on_row: RowCallback) -> None:
         """The fill phase (if any, rows not recorded), then `steps` recorded requests of seed `seed`'s stream."""
@@ -174,11 +232,14 @@ class OffloadingRunners:
         if self.fill is not None:
             seen = set()
             run_policy(policy, self.problem.env(self.fill.config), self.task, self.fill.steps, fill_seed(seed), on_step=self.collect(seen))
-        run_policy(policy, self.problem.env(self.world), self.task, steps, seed, on_step=self.tagged(on_row, seen))
+        run_policy(policy, self.problem.env(self.world), self.task, steps, seed, on_step=self.tagged(self.tag_held_out(on_row, seed), seen))
 
     def dqn(self, seed: int, steps: int, on_row: RowCallback) -> None:
-        """DQN learns online on seed `seed`'s stream; after a fill phase it trained there and plays frozen."""
+        """DQN learns online on seed `seed`'s stream (on every state, held out or not); after a fill phase it
+        trained there and plays frozen."""
         from solvers.dqn import train_dqn
+
+        on_row = self.tag_held_out(on_row, seed)
 
         def row_of(on: RowCallback) -> Callable[[int, int, float, dict[str, Any]], None]:
             return lambda step, action, reward, info: on(self.task.row(step, action, reward, info))
@@ -235,7 +296,7 @@ def with_edge_load(data: dict[str, Any], rate: float | None) -> dict[str, Any]:
 
 def new_settings(
     world_name: str, policies: str | None, config: Path | None, edge_arrival_rate: float | None, fill_steps: int, fill_arrival_rate: float | None,
-    seed: int, seeds: int, steps: int, agent: AgentSettings,
+    seed: int, seeds: int, steps: int, agent: AgentSettings, holdout: float = 0.0,
 ) -> BenchSettings:
     """The settings of a new bench from the command line; ValueError / ConfigError (one line) on bad input."""
     if world_name not in WORLDS:
@@ -247,6 +308,8 @@ def new_settings(
         raise ValueError(f"--policies: unknown {', '.join(unknown)} for --world {world_name}; choose from {', '.join(known)}")
     if world_name == "v0" and (edge_arrival_rate is not None or fill_steps or fill_arrival_rate is not None):
         raise ValueError("--edge-arrival-rate, --fill-steps, --fill-arrival-rate: only for --world v1 (v0 has no edge queue)")
+    if world_name == "v1" and holdout:
+        raise ValueError("--holdout: only for --world v0 (v1 measures unseen states with --fill-steps and --fill-arrival-rate)")
     if fill_arrival_rate is not None and not fill_steps:
         raise ValueError("--fill-arrival-rate: give --fill-steps too (how many requests fill the pool)")
     problem = PROBLEMS[WORLDS[world_name]]
@@ -264,6 +327,7 @@ def new_settings(
         config=world.model_dump(mode="json"),
         problem=problem.name,
         fill=fill,
+        holdout=holdout,
     )
 
 
@@ -287,6 +351,9 @@ def offloading(
     out: Path = typer.Option(Path("runs"), help="Parent folder of the bench's run folder."),
     resume: Path | None = typer.Option(None, help="A bench run folder to complete (its settings are reused)."),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON on stdout."),
+    holdout: float = typer.Option(
+        0.0, "--holdout", min=0.0, max=0.99, help="v0: share of keyword combinations held out of every pool and bandit (unseen states)."
+    ),
     **agent_options: Any,
 ) -> None:
     """Compare every offloading policy on the same seeded request streams (ICL paper, Fig. 4 and III-C).
@@ -302,7 +369,8 @@ def offloading(
         else:
             agent = agent_settings(agent_options)
             settings = new_settings(
-                world_name, policies, config, edge_arrival_rate, fill_steps, fill_arrival_rate, seed, seeds, steps or (QUICK_STEPS if quick else FULL_STEPS), agent
+                world_name, policies, config, edge_arrival_rate, fill_steps, fill_arrival_rate,
+                seed, seeds, steps or (QUICK_STEPS if quick else FULL_STEPS), agent, holdout,
             )
         problem = PROBLEMS[settings.problem]
         world = problem.config(settings.config)
@@ -313,7 +381,8 @@ def offloading(
     if resume is None:
         run_dir = open_run_folder(out, run_name("bench-offloading-v1" if v1 else "bench-offloading", "all", seed)).path
         save_settings(run_dir, settings)
-    runners = OffloadingRunners(world, agent, run_dir / "transcript.jsonl", problem, fill).runners(settings.policies)
+    offloading_runners = OffloadingRunners(world, agent, run_dir / "transcript.jsonl", problem, fill, settings.holdout)
+    runners = offloading_runners.runners(settings.policies)
     total = len(settings.policies) * len(settings.seeds) * settings.steps
     with progress_bar() as progress:
         task = progress.add_task("bench offloading", total=total)
@@ -347,17 +416,30 @@ def offloading(
     else:
         table = aggregate(groups, settings.policies, offloading_metrics)
         summary = {"policies": table, "seeds": settings.seeds, "steps": settings.steps, "agent": settings.agent}
+    lift_keys = LIFT_METRICS + (SPLIT_METRICS if settings.holdout else ()) + (("accuracy_seen", "accuracy_unseen") if fill else ())
+    lift = llm_lift(groups, offloading_v1_metrics if v1 else offloading_metrics, lift_keys)
+    if lift:  # per backend: this bench ran one
+        summary["llm_lift"] = {agent.backend: {"icl_minus_lookup": lift, "backend_options": agent.backend_options}}
+    if settings.holdout:
+        summary["holdout"] = {
+            "fraction": settings.holdout,
+            "held_out": {str(s): [dict(k) for k in sorted(offloading_runners.held_out(s))] for s in settings.seeds},
+            "learn_from_every_state": [p for p in settings.policies if p == "dqn"],
+        }
     (run_dir / "summary.json").write_text(dumps(summary, indent=2) + "\n")
     if as_json:
         typer.echo(dumps(summary, indent=2))
         return
     title = f"offloading{'-v1' if v1 else ''} bench: {len(settings.seeds)} seeds x {settings.steps} steps"
     shown = tuple(m for m in V1_METRICS if any(values.get(m) is not None for values in table.values())) if v1 else METRICS
-    Console().print(metrics_table(title, table, shown))
+    console = Console()
+    console.print(metrics_table(title, table, shown + (SPLIT_METRICS if settings.holdout else ())))
+    if lift:
+        console.print(lift_table(f"LLM lift = icl - lookup ({agent.backend}), paired by seed", lift))
     if v1 and summary["world_facts"]:
         facts = summary["world_facts"]
         shares = ", ".join(f"{k} {v:.2f}" for k, v in facts["oracle_offload_share_by_service"].items())
-        Console().print(
+        console.print(
             f"best lookup vs the oracle: on (service, token level) {facts['best_coarse_lookup_accuracy']:.3f}, "
             f"on the task's keyword levels {facts['best_keyword_lookup_accuracy']:.3f}; oracle offload share: {shares}"
         )

@@ -15,13 +15,17 @@ from typing import Any
 import gymnasium as gym
 from pydantic import BaseModel
 
+from agent.settings import AgentSettings
+from environment.association import AssociationEnv, AssociationTask, association_env_config
 from environment.caching import CachingEnv, CachingTask, caching_config
 from environment.config import read_yaml
 from environment.decision_task import DecisionTask
 from environment.inference import llm_profile
 from environment.offloading import OffloadingEnv, OffloadingTask, offloading_env_config
-from solvers.caching import RULES, RuleAsPolicy
 from environment.offloading_v1 import OffloadingV1Config, OffloadingV1Env, OffloadingV1Task, offloading_v1_config
+from solvers.agent_baselines import NO_LLM_BASELINES
+from solvers.association_online import LeastDelayPolicy, RandomNodePolicy
+from solvers.caching import RULES, RuleAsPolicy
 from solvers.offloading_greedy import QueueGreedyPolicy
 from solvers.policy import Policy, policy_generator
 from solvers.reference import REFERENCE_POLICIES, reference_policy
@@ -67,13 +71,39 @@ def _reference(name: str) -> PolicyFactory:
     return lambda seed, config: reference_policy(name, policy_generator(seed))
 
 
+def _no_llm(name: str, task: Callable[[Any], DecisionTask]) -> PolicyFactory:
+    """The agent's no-LLM baseline `name` on the problem's task, with the default agent settings."""
+    return lambda seed, config: NO_LLM_BASELINES[name](task(config), AgentSettings(), seed)
+
+
+def _with_no_llm(task: Callable[[Any], DecisionTask], policies: dict[str, PolicyFactory]) -> dict[str, PolicyFactory]:
+    """`policies` plus the agent's no-LLM baselines (lookup, bandit) on `task`: every problem the agent plays has them."""
+    return {**policies, **{name: _no_llm(name, task) for name in NO_LLM_BASELINES}}
+
+
 register_problem(
     Problem(
         name="offloading",
         config=offloading_env_config,
         env=OffloadingEnv,
         task=lambda config: OffloadingTask(),
-        policies={name: _reference(name) for name in REFERENCE_POLICIES},
+        policies=_with_no_llm(lambda config: OffloadingTask(), {name: _reference(name) for name in REFERENCE_POLICIES}),
+    )
+)
+
+register_problem(
+    Problem(
+        name="association",
+        config=association_env_config,
+        env=AssociationEnv,
+        task=lambda config: AssociationTask(),
+        policies=_with_no_llm(
+            lambda config: AssociationTask(),
+            {
+                "least-delay": lambda seed, config: LeastDelayPolicy(),
+                "random": lambda seed, config: RandomNodePolicy(policy_generator(seed)),
+            },
+        ),
     )
 )
 
@@ -91,7 +121,7 @@ register_problem(
         config=caching_config,
         env=CachingEnv,
         task=CachingTask,
-        policies={name: _rule(name) for name in RULES},
+        policies=_with_no_llm(CachingTask, {name: _rule(name) for name in RULES}),
     )
 )
 
@@ -106,6 +136,6 @@ register_problem(
         config=offloading_v1_config,
         env=OffloadingV1Env,
         task=lambda config: OffloadingV1Task(),
-        policies={**{name: _reference(name) for name in REFERENCE_POLICIES}, "greedy": _greedy},
+        policies=_with_no_llm(lambda config: OffloadingV1Task(), {**{name: _reference(name) for name in REFERENCE_POLICIES}, "greedy": _greedy}),
     )
 )
