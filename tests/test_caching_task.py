@@ -197,9 +197,9 @@ def test_caching_prompt_keeps_the_variable_part_short():
 # --- the ICL agent on the caching problem ------------------------------------------------------
 
 
-def test_caching_is_registered_with_its_online_rules_as_policies():
+def test_caching_is_registered_with_its_online_rules_and_the_agents_no_llm_baselines_as_policies():
     problem = PROBLEMS["caching"]
-    assert set(problem.policies) == {"least-aot", "fifo", "lfu", "lru"}
+    assert set(problem.policies) == {"least-aot", "fifo", "lfu", "lru", "lookup", "bandit"}
     config = problem.config(None)
     assert isinstance(problem.task(config), CachingTask) and isinstance(problem.env(config), CachingEnv)
 
