@@ -7,6 +7,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -96,3 +97,44 @@ def test_reproduce_fig6_leaves_csv_and_png(tmp_path):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4 * 5 * len(MECHANISMS)
     assert {row["panel"] for row in rows} == {"a", "b", "c", "d"}
+
+
+def test_mechanisms_option_runs_only_the_chosen_rows_without_training_dqmsb(tmp_path):
+    result = _bench(tmp_path, "--mechanisms", "spa,msb")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert list(data["mechanisms"]) == ["msb", "spa"]  # in the bench's order
+    (folder,) = tmp_path.iterdir()
+    assert not (folder / "training.csv").exists()
+    assert json.loads((folder / "summary.json").read_text())["optimal_msb_alpha"] is None
+
+
+def test_an_unknown_mechanism_is_one_line_and_exit_2_before_any_run(tmp_path):
+    result = CliRunner().invoke(app, ["bench", "auction", "--out", str(tmp_path), *SMALL, "--mechanisms", "msb,vcg"])
+    assert result.exit_code == 2
+    assert "--mechanisms: unknown vcg" in result.output and "icl" in result.output
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_icl_row_plays_the_same_held_out_rounds_with_the_bundled_model(tmp_path):
+    result = _bench(tmp_path, "--mechanisms", "msb,icl", "--rounds", "12", "--epsilon", "0.3")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert list(data["mechanisms"]) == ["msb", "icl"]
+    icl = data["mechanisms"]["icl"]
+    assert set(icl) == {"total_surplus", "ground_surplus", "satellite_surplus", "revenue"}
+    assert icl["total_surplus"] == pytest.approx(icl["ground_surplus"] + icl["satellite_surplus"])
+    (folder,) = tmp_path.iterdir()
+    with open(folder / "rounds.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    msb, played = ([r for r in rows if r["mechanism"] == name] for name in ("msb", "icl"))
+    assert [r["round"] for r in played] == [r["round"] for r in msb] == [str(i) for i in range(12)]
+    # the same rounds: the same first-best surplus and satellite coverage, round by round
+    assert [(r["first_best_surplus"], r["satellite_available"]) for r in played] == [(r["first_best_surplus"], r["satellite_available"]) for r in msb]
+    assert float(icl["total_surplus"]) == pytest.approx(np.mean([float(r["total_surplus"]) for r in played]))
+    records = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(12)) and {r["policy"] for r in records} == {"icl"}
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["learners"]["icl"]["llm_calls"] == sum(r["llm_call"] for r in records) > 0
+    assert summary["learners"]["icl"]["backend"] == "llama-cpp"

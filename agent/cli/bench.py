@@ -17,9 +17,19 @@ from typing import Any
 
 import numpy as np
 
+from agent.backends.base import LLMBackend
+from agent.cli.app import note
 from agent.cli.run_folder import CsvAppender, read_csv_rows, read_jsonl, write_jsonl
+from agent.icl import ICLAgent, TranscriptSink
+from agent.settings import AgentSettings
+from environment.decision_task import DecisionTask
+from solvers.policy import Policy
 
 RowCallback = Callable[[dict[str, Any]], None]
+# (task, agent settings, seed, the bench's one LLM (built on first call), transcript) -> a fresh
+# decision maker that learns as it plays: the ICL agent and its no-LLM baselines. A bench keeps
+# them in a `LEARNERS` table by name (bench_caching.py, bench_auction.py).
+LearnerFactory = Callable[[DecisionTask, AgentSettings, int, Callable[[], LLMBackend], TranscriptSink], Policy]
 # Runs one policy on one seed's stream for so many steps, handing each row to the callback.
 PolicyRunner = Callable[[int, int, RowCallback], None]
 Metrics = Callable[[list[dict[str, Any]]], dict[str, float | None]]
@@ -35,6 +45,13 @@ class BenchSettings:
     agent: dict[str, Any] = field(default_factory=dict)  # AgentSettings of the ICL policies
     config: dict[str, Any] = field(default_factory=dict)  # the problem's config
     problem: str = "offloading"
+
+
+def icl_agent(task: DecisionTask, settings: AgentSettings, seed: int, backend: Callable[[], LLMBackend], transcript: TranscriptSink) -> Policy:
+    """The ICL agent (Zhou et al. III-A) on any decision problem, with the bench's LLM (a `LearnerFactory`)."""
+    agent = ICLAgent.from_settings(task, settings, seed, backend=backend(), transcript=transcript)
+    agent.on_warning = lambda message: note(f"warning: {message}", "bold yellow")
+    return agent
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:

@@ -23,8 +23,8 @@ from agent.backends.base import BackendError, BackendUnavailable, LLMBackend
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
 from agent.cli.app import bench_app, err_console, fail, note, open_run_folder, progress_bar
+from agent.cli.bench import LearnerFactory, icl_agent
 from agent.cli.run_folder import RunFolder, dumps, run_name
-from agent.icl import ICLAgent, TranscriptSink
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
 from environment.caching.config import CachingConfig, caching_config
@@ -35,17 +35,6 @@ from solvers.caching_experiment import BENCH_KEYS, SMALL_CONFIG, episode_rows, i
 from solvers.policy import Policy
 
 SMALL_PREFIX = "small/"
-
-# (task, agent settings, seed, the bench's one LLM (built on first call), transcript) -> a fresh decision maker.
-LearnerFactory = Callable[[CachingTask, AgentSettings, int, Callable[[], LLMBackend], TranscriptSink], Policy]
-
-
-def icl_agent(task: CachingTask, settings: AgentSettings, seed: int, backend: Callable[[], LLMBackend], transcript: TranscriptSink) -> Policy:
-    """The ICL agent (Zhou et al. III-A) on the eviction decision, with the bench's LLM."""
-    agent = ICLAgent.from_settings(task, settings, seed, backend=backend(), transcript=transcript)
-    agent.on_warning = lambda message: note(f"warning: {message}", "bold yellow")
-    return agent
-
 
 # Decision makers that learn as they play: built from the agent's settings, one for the
 # default episode and one carried over the small instances in order.

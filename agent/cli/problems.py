@@ -18,7 +18,9 @@ from pydantic import BaseModel
 from environment.caching import CachingEnv, CachingTask, caching_config
 from environment.config import read_yaml
 from environment.decision_task import DecisionTask
+from environment.market import Market, MarketEnv, MarketTask, market_config
 from environment.offloading import OffloadingEnv, OffloadingTask, offloading_env_config
+from solvers.auction import FixedAlphaMSB, MechanismAsPolicy, MyopicMSB, fitted_optimal_msb
 from solvers.caching import RULES, RuleAsPolicy
 from solvers.policy import Policy, policy_generator
 from solvers.reference import REFERENCE_POLICIES, reference_policy
@@ -89,5 +91,28 @@ register_problem(
         env=CachingEnv,
         task=CachingTask,
         policies={name: _rule(name) for name in RULES},
+    )
+)
+
+
+# Rounds of the training stream optimal MSB fits its alpha on (as `edge-icl bench auction`'s
+# default --train-rounds, so both fit the same alpha for the same seed).
+OPTIMAL_MSB_HISTORY = 15_000
+
+# The auctioneer's choice of alpha in the LLM agent market (cached-model paper, V-B): one
+# step = one auction round. The MSB mechanisms that pick alpha from the bids run as
+# policies; SPA (not an MSB alpha) and DQMSB (minutes of training) stay in `edge-icl bench
+# auction`.
+register_problem(
+    Problem(
+        name="auction",
+        config=market_config,
+        env=MarketEnv,
+        task=MarketTask,
+        policies={
+            "msb": lambda seed, config: MechanismAsPolicy(FixedAlphaMSB(Market(config), config.msb_alpha)),
+            "myopic-msb": lambda seed, config: MechanismAsPolicy(MyopicMSB(Market(config))),
+            "optimal-msb": lambda seed, config: MechanismAsPolicy(fitted_optimal_msb(Market(config), seed, OPTIMAL_MSB_HISTORY)),
+        },
     )
 )
