@@ -15,6 +15,7 @@ pytest.importorskip("stable_baselines3")
 
 from agent.cli import app  # noqa: E402
 from agent.cli.run_folder import RunFolder  # noqa: E402
+from environment.config import ConfigError  # noqa: E402
 from environment.market.config import market_config  # noqa: E402
 from solvers.auction import MECHANISMS  # noqa: E402
 
@@ -138,3 +139,13 @@ def test_icl_row_plays_the_same_held_out_rounds_with_the_bundled_model(tmp_path)
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["learners"]["icl"]["llm_calls"] == sum(r["llm_call"] for r in records) > 0
     assert summary["learners"]["icl"]["backend"] == "llama-cpp"
+
+
+def test_mechanisms_all_names_every_row_in_the_bench_order():
+    from agent.cli.bench_auction import BENCH_MECHANISMS, LEARNERS, chosen_mechanisms
+
+    assert chosen_mechanisms("all") == list(BENCH_MECHANISMS) == [*MECHANISMS, *LEARNERS]
+    assert "icl" in LEARNERS
+    assert chosen_mechanisms("icl, msb,dqmsb") == ["msb", "dqmsb", "icl"]
+    with pytest.raises(ConfigError, match="unknown all"):
+        chosen_mechanisms("all,msb")

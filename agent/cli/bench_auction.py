@@ -92,8 +92,10 @@ def _json_safe(value: Any) -> Any:
 
 
 def chosen_mechanisms(text: str) -> list[str]:
-    """The --mechanisms list, checked: known names, each once, in BENCH_MECHANISMS order; ConfigError otherwise."""
+    """The --mechanisms list, checked: known names, each once, in BENCH_MECHANISMS order ("all": every one); ConfigError otherwise."""
     chosen = [name.strip() for name in text.split(",") if name.strip()]
+    if chosen == ["all"]:
+        return list(BENCH_MECHANISMS)
     unknown = [name for name in chosen if name not in BENCH_MECHANISMS]
     if unknown or not chosen:
         raise ConfigError(f"--mechanisms: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(BENCH_MECHANISMS)}")
@@ -114,7 +116,7 @@ def bench_auction(
     ground_bs: int = typer.Option(None, help="Number of ground BSs (default 5, paper VI-A; Fig. 6(a) sweeps 3-7)."),
     config: Path = typer.Option(None, help="YAML mapping of MarketConfig fields (environment/market/config.py)."),
     mechanisms: str = typer.Option(
-        ",".join(MECHANISMS), help=f"Comma-separated rows ({', '.join(BENCH_MECHANISMS)}); the default leaves out the learners: add icl for the ICL agent (an LLM call per round)."
+        ",".join(MECHANISMS), help=f"Comma-separated rows ({', '.join(BENCH_MECHANISMS)}), or all; the default leaves out the learners: add icl for the ICL agent (an LLM call per round: use --rounds 200 or so)."
     ),
     as_json: bool = typer.Option(False, "--json", help='Print {"mechanisms": {name: {total_surplus, ground_surplus, satellite_surplus, revenue}}} (per-round means).'),
     out: Path = typer.Option(Path("runs"), help="Parent folder of the run folder."),
