@@ -12,7 +12,7 @@ knows which one it plays.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ import numpy as np
 from agent.backends.base import LLMBackend, Scores
 from agent.backends.registry import make_backend
 from agent.decision_parser import parse_decision
-from agent.experience import Experience, ExperiencePool, Keywords, as_keywords, make_pool, most_relevant
+from agent.experience import Experience, ExperiencePool, HoldoutPool, Keywords, as_keywords, make_pool, most_relevant
 from agent.exploration import EpsilonGreedy, EpsilonSchedule
 from agent.prompting import RenderedPrompt, TaskPrompt
 from agent.settings import AgentSettings
@@ -82,6 +82,8 @@ class ICLAgent:
     """
 
     name = "icl"
+    # A subclass that decides without an LLM (solvers.lookup) sets this False: no backend is built.
+    uses_llm = True
 
     @classmethod
     def from_settings(
@@ -91,17 +93,21 @@ class ICLAgent:
         seed: int,
         backend: LLMBackend | None = None,
         transcript: TranscriptSink | None = None,
+        held_out: Collection[Keywords] = (),
     ) -> "ICLAgent":
         """The agent these settings describe, its draws seeded from the run seed.
 
         `backend` reuses an LLM already loaded (a bench builds one per backend); None builds
-        the one the settings name. Raises ValueError / PromptError / BackendUnavailable on bad input.
+        the one the settings name. `held_out`: keyword combinations whose experience never
+        enters the pool (unseen states). Raises ValueError / PromptError / BackendUnavailable on bad input.
         """
         prompt = TaskPrompt(settings.prompt, task)
-        pool = make_pool(settings.pool, settings.pool_size)
+        pool: ExperiencePool = make_pool(settings.pool, settings.pool_size)
+        if held_out:
+            pool = HoldoutPool(pool, held_out)
         schedule = EpsilonSchedule(kind=settings.exploration, epsilon=settings.epsilon, epsilon_min=min(0.05, settings.epsilon))
         exploration = EpsilonGreedy(schedule, policy_generator(seed, EXPLORATION_STREAM))
-        if backend is None:
+        if backend is None and cls.uses_llm:
             backend = make_backend(settings.backend, settings.backend_options, seed)
         return cls(task, backend, prompt, pool, exploration, policy_generator(seed, AGENT_STREAM), settings, transcript)
 
@@ -252,6 +258,10 @@ class ICLAgent:
         """Explore with probability epsilon, else ask the LLM (steps 1-2 of III-A); return the env action."""
         keywords = as_keywords(self.task.keywords(info))
         candidates = self.task.candidates(info)
+        if len(candidates) == 1:  # nothing to choose (association: only "drop" is open): no draw, no call
+            if self.transcript is not None:
+                self.transcript({"step": self.step, "explored": False, "llm_call": False, "only_candidate": True, "decision": candidates[0].label})
+            return candidates[0].action
         if self.exploration.explore(self.step):
             self.stats.explored += 1
             chosen = candidates[self.exploration.random_choice(len(candidates))]
@@ -259,7 +269,7 @@ class ICLAgent:
                 self.transcript({"step": self.step, "explored": True, "llm_call": False, "decision": chosen.label})
             return chosen.action
         choice, record = self.decide_by_llm(keywords, candidates)
-        record.update(explored=False, llm_call=True)
+        record.update(explored=False, llm_call=self.uses_llm)
         if choice is None:
             choice = self._fallback(candidates)
             record["fallback"] = self.settings.fallback
@@ -293,6 +303,10 @@ class ICLAgent:
         """
         candidates = self.task.candidates(info)
         actions = [c.action for c in candidates]
+        if len(candidates) == 1:
+            if not record.get("only_candidate") or actions[0] != action:
+                raise ReplayError(f"step {self.step}: transcript.jsonl does not match the run's only open candidate")
+            return
         explored = self.exploration.explore(self.step)
         if not record or bool(record.get("explored")) != explored:
             raise ReplayError(f"step {self.step}: transcript.jsonl does not match the run's exploration draws")
@@ -302,8 +316,9 @@ class ICLAgent:
         else:
             shown = self.shown_examples()  # the pool-sample draw, if any
             self._seen_stable.add(self.build_prompt(as_keywords(self.task.keywords(info)), candidates, shown).stable_hash)
-            self.stats.llm_calls += 1
-            self.stats.llm_latency_s.append(float(record.get("latency_s") or 0.0) + float(record.get("calibration_latency_s") or 0.0))
+            if record.get("llm_call"):
+                self.stats.llm_calls += 1
+                self.stats.llm_latency_s.append(float(record.get("latency_s") or 0.0) + float(record.get("calibration_latency_s") or 0.0))
             self._count_parse(bool(record.get("parsed_ok")))
             drawn = actions[self._fallback(candidates)] if "fallback" in record else action
         if drawn != action:

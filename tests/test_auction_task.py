@@ -186,7 +186,7 @@ def test_auction_prompt_keeps_the_variable_part_short_after_the_stable_pool():
 
 def test_auction_is_registered_with_the_msb_mechanisms_that_act_on_the_env_as_policies():
     problem = PROBLEMS["auction"]
-    assert set(problem.policies) == {"msb", "myopic-msb", "optimal-msb"}
+    assert set(problem.policies) == {"msb", "myopic-msb", "optimal-msb", "lookup", "bandit"}  # and the agent's no-LLM baselines
     config = problem.config(None)
     assert isinstance(problem.task(config), MarketTask) and isinstance(problem.env(config), MarketEnv)
     market = Market(config)

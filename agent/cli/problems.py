@@ -15,13 +15,20 @@ from typing import Any
 import gymnasium as gym
 from pydantic import BaseModel
 
+from agent.settings import AgentSettings
+from environment.association import AssociationEnv, AssociationTask, association_env_config
 from environment.caching import CachingEnv, CachingTask, caching_config
 from environment.config import read_yaml
 from environment.decision_task import DecisionTask
+from environment.inference import llm_profile
 from environment.market import Market, MarketEnv, MarketTask, market_config
 from environment.offloading import OffloadingEnv, OffloadingTask, offloading_env_config
+from environment.offloading_v1 import OffloadingV1Config, OffloadingV1Env, OffloadingV1Task, offloading_v1_config
+from solvers.agent_baselines import NO_LLM_BASELINES
+from solvers.association_online import LeastDelayPolicy, RandomNodePolicy
 from solvers.auction import FixedAlphaMSB, MechanismAsPolicy, MyopicMSB, fitted_optimal_msb
 from solvers.caching import RULES, RuleAsPolicy
+from solvers.offloading_greedy import QueueGreedyPolicy
 from solvers.policy import Policy, policy_generator
 from solvers.reference import REFERENCE_POLICIES, reference_policy
 
@@ -66,13 +73,39 @@ def _reference(name: str) -> PolicyFactory:
     return lambda seed, config: reference_policy(name, policy_generator(seed))
 
 
+def _no_llm(name: str, task: Callable[[Any], DecisionTask]) -> PolicyFactory:
+    """The agent's no-LLM baseline `name` on the problem's task, with the default agent settings."""
+    return lambda seed, config: NO_LLM_BASELINES[name](task(config), AgentSettings(), seed)
+
+
+def _with_no_llm(task: Callable[[Any], DecisionTask], policies: dict[str, PolicyFactory]) -> dict[str, PolicyFactory]:
+    """`policies` plus the agent's no-LLM baselines (lookup, bandit) on `task`: every problem the agent plays has them."""
+    return {**policies, **{name: _no_llm(name, task) for name in NO_LLM_BASELINES}}
+
+
 register_problem(
     Problem(
         name="offloading",
         config=offloading_env_config,
         env=OffloadingEnv,
         task=lambda config: OffloadingTask(),
-        policies={name: _reference(name) for name in REFERENCE_POLICIES},
+        policies=_with_no_llm(lambda config: OffloadingTask(), {name: _reference(name) for name in REFERENCE_POLICIES}),
+    )
+)
+
+register_problem(
+    Problem(
+        name="association",
+        config=association_env_config,
+        env=AssociationEnv,
+        task=lambda config: AssociationTask(),
+        policies=_with_no_llm(
+            lambda config: AssociationTask(),
+            {
+                "least-delay": lambda seed, config: LeastDelayPolicy(),
+                "random": lambda seed, config: RandomNodePolicy(policy_generator(seed)),
+            },
+        ),
     )
 )
 
@@ -90,7 +123,22 @@ register_problem(
         config=caching_config,
         env=CachingEnv,
         task=CachingTask,
-        policies={name: _rule(name) for name in RULES},
+        policies=_with_no_llm(CachingTask, {name: _rule(name) for name in RULES}),
+    )
+)
+
+
+def _greedy(seed: int, config: OffloadingV1Config) -> QueueGreedyPolicy:
+    return QueueGreedyPolicy(llm_profile(config.edge.llm).quality_index)
+
+
+register_problem(
+    Problem(
+        name="offloading-v1",
+        config=offloading_v1_config,
+        env=OffloadingV1Env,
+        task=lambda config: OffloadingV1Task(),
+        policies=_with_no_llm(lambda config: OffloadingV1Task(), {**{name: _reference(name) for name in REFERENCE_POLICIES}, "greedy": _greedy}),
     )
 )
 
@@ -109,10 +157,13 @@ register_problem(
         config=market_config,
         env=MarketEnv,
         task=MarketTask,
-        policies={
-            "msb": lambda seed, config: MechanismAsPolicy(FixedAlphaMSB(Market(config), config.msb_alpha)),
-            "myopic-msb": lambda seed, config: MechanismAsPolicy(MyopicMSB(Market(config))),
-            "optimal-msb": lambda seed, config: MechanismAsPolicy(fitted_optimal_msb(Market(config), seed, OPTIMAL_MSB_HISTORY)),
-        },
+        policies=_with_no_llm(
+            MarketTask,
+            {
+                "msb": lambda seed, config: MechanismAsPolicy(FixedAlphaMSB(Market(config), config.msb_alpha)),
+                "myopic-msb": lambda seed, config: MechanismAsPolicy(MyopicMSB(Market(config))),
+                "optimal-msb": lambda seed, config: MechanismAsPolicy(fitted_optimal_msb(Market(config), seed, OPTIMAL_MSB_HISTORY)),
+            },
+        ),
     )
 )

@@ -54,10 +54,15 @@ def summary_table(title: str, summaries: dict[str, dict[str, Any]]) -> Table:
 @with_agent_options
 def run(
     problem: str = typer.Option("offloading", help=f"Decision problem: {' | '.join(PROBLEMS)}."),
-    policy: str = typer.Option("icl", help="Decision maker: icl, or one of the problem's policies (offloading: oracle | random | all-local | all-offload; caching: least-aot | fifo | lfu | lru; auction: msb | myopic-msb | optimal-msb)."),
+    policy: str = typer.Option(
+        "icl",
+        help="Decision maker: icl, or one of the problem's policies ("
+        + "; ".join(f"{name}: {' | '.join(p.policies)}" for name, p in PROBLEMS.items())
+        + ").",
+    ),
     steps: int = typer.Option(50, min=1, help="Number of decisions (environment steps)."),
     seed: int = typer.Option(0, help="Run seed: the same seed gives the same world and stream."),
-    config: Path | None = typer.Option(None, "--config", help="YAML config of the problem (offloading: sections radio, tasks, offloading; caching: CachingConfig fields; auction: MarketConfig fields)."),
+    config: Path | None = typer.Option(None, "--config", help="YAML config of the problem (offloading: sections radio, tasks, offloading; offloading-v1: radio, uplink, requests, edge, cloud, reward; caching: CachingConfig fields; auction: MarketConfig fields)."),
     out: Path = typer.Option(Path("runs"), help="Parent folder of the run folder."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of a table."),
     resume: Path | None = typer.Option(
