@@ -27,6 +27,7 @@ from agent.experience import Keywords
 from agent.icl import ICLAgent, TranscriptSink
 from agent.settings import AgentSettings
 from environment.decision_task import DecisionTask
+from solvers.agent_baselines import NO_LLM_BASELINES
 from solvers.policy import HOLDOUT_STREAM, Policy, policy_generator
 
 RowCallback = Callable[[dict[str, Any]], None]
@@ -60,6 +61,15 @@ def icl_agent(task: DecisionTask, settings: AgentSettings, seed: int, backend: C
     agent = ICLAgent.from_settings(task, settings, seed, backend=backend(), transcript=transcript)
     agent.on_warning = lambda message: note(f"warning: {message}", "bold yellow")
     return agent
+
+
+def no_llm_learner(name: str) -> LearnerFactory:
+    """The agent's no-LLM baseline `name` (solvers.agent_baselines: lookup, bandit) as a `LearnerFactory`.
+
+    Built from the same agent settings and seed as the ICL agent (same pool, same
+    exploration stream), as bench association builds them; it never calls the backend.
+    """
+    return lambda task, settings, seed, backend, transcript: NO_LLM_BASELINES[name](task, settings, seed, transcript=transcript)
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 The mechanisms (MSB, SPA, myopic MSB, optimal MSB, DQMSB) run on the held-out rounds of
 the seed's evaluation stream (solvers/auction_experiment.py). The learners (the ICL
-agent, and the no-LLM baselines of issue 12 once they land) play `EdgeICL/Market-v0`
+agent and its no-LLM baselines lookup and bandit) play `EdgeICL/Market-v0`
 seeded with that stream's seed: the same rounds, in the same order, learning online as
 they go; their steps go to the bench folder's `transcript.jsonl`.
 """
@@ -24,7 +24,7 @@ from agent.backends.base import BackendError, BackendUnavailable
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
 from agent.cli.app import bench_app, err_console, fail, note, progress_bar, open_run_folder
-from agent.cli.bench import LearnerFactory, icl_agent
+from agent.cli.bench import LearnerFactory, icl_agent, lift_table, llm_lift, no_llm_learner
 from agent.cli.rollout import run_policy
 from agent.cli.run import policy_facts
 from agent.cli.run_folder import dumps, run_name
@@ -34,6 +34,7 @@ from environment.market.config import MarketConfig, market_config
 from environment.market.env import MarketEnv
 from environment.market.rounds import ROUND_METRIC_KEYS, SUMMARY_KEYS
 from environment.market.task import MarketTask
+from solvers.agent_baselines import NO_LLM_BASELINES
 from solvers.auction import DQMSB_DQN, MECHANISMS, stream_seeds
 from solvers.auction_experiment import REPORTED, compare_mechanisms
 from solvers.policy import Policy
@@ -41,15 +42,11 @@ from solvers.policy import Policy
 # Decision makers that learn as they play, on the same held-out rounds as the mechanisms.
 LEARNERS: dict[str, LearnerFactory] = {
     "icl": icl_agent,
-    # >>> lookup and bandit (issue 12) plug in here, once solvers/lookup.py and
-    # solvers/bandit.py have landed: one entry each with the LearnerFactory signature
-    # (agent/cli/bench.py), as in agent/cli/bench_caching.py's LEARNERS, e.g.
-    #   "lookup": lambda task, settings, seed, backend, transcript: Lookup.from_settings(task, settings, seed, transcript=transcript),
-    #   "bandit": lambda task, settings, seed, backend, transcript: <the bandit over task>(..., policy_generator(seed, BANDIT_STREAM)),
-    # (the exact constructors are theirs). Nothing else in this module changes: --mechanisms,
-    # the rows, the transcript tags, the table and the JSON come from this table. <<<
+    **{name: no_llm_learner(name) for name in NO_LLM_BASELINES},  # lookup, bandit: what the LLM adds is measured beside it
 }
 BENCH_MECHANISMS = (*MECHANISMS, *LEARNERS)
+# The default rows: every mechanism and the no-LLM learners (seconds); icl (an LLM call per round) on request.
+DEFAULT_ROWS = (*MECHANISMS, *NO_LLM_BASELINES)
 
 
 def read_market_config(path: Path | None, overrides: dict[str, Any]) -> MarketConfig:
@@ -116,20 +113,23 @@ def bench_auction(
     ground_bs: int = typer.Option(None, help="Number of ground BSs (default 5, paper VI-A; Fig. 6(a) sweeps 3-7)."),
     config: Path = typer.Option(None, help="YAML mapping of MarketConfig fields (environment/market/config.py)."),
     mechanisms: str = typer.Option(
-        ",".join(MECHANISMS), help=f"Comma-separated rows ({', '.join(BENCH_MECHANISMS)}), or all; the default leaves out the learners: add icl for the ICL agent (an LLM call per round: use --rounds 200 or so)."
+        ",".join(DEFAULT_ROWS), help=f"Comma-separated rows ({', '.join(BENCH_MECHANISMS)}), or all; the default leaves out icl (an LLM call per round: with icl use --rounds 200 or so)."
     ),
-    as_json: bool = typer.Option(False, "--json", help='Print {"mechanisms": {name: {total_surplus, ground_surplus, satellite_surplus, revenue}}} (per-round means).'),
+    as_json: bool = typer.Option(
+        False, "--json", help='Print {"mechanisms": {name: {total_surplus, ground_surplus, satellite_surplus, revenue}}} (per-round means), and "llm_lift" when icl and lookup ran.'
+    ),
     out: Path = typer.Option(Path("runs"), help="Parent folder of the run folder."),
     **agent_options: Any,
 ) -> None:
-    """Compare MSB, SPA, myopic MSB, optimal MSB, DQMSB and the ICL agent on one market setting.
+    """Compare MSB, SPA, myopic MSB, optimal MSB, DQMSB, the ICL agent and its no-LLM baselines on one market setting.
 
     DQMSB trains on TRAIN_ROUNDS rounds (optimal MSB fits its alpha on the same rounds);
-    then every mechanism runs on the same ROUNDS held-out rounds, and every learner (icl)
-    plays them in order, learning as it goes. Reported numbers are per-round means.
+    then every mechanism runs on the same ROUNDS held-out rounds, and every learner (icl,
+    lookup, bandit) plays them in order, learning as it goes. Reported numbers are
+    per-round means; with icl and lookup, the LLM lift = icl - lookup on the same rounds.
     Writes config.yaml, training.csv (a row per DQMSB epoch), rounds.csv (a row per
-    round and mechanism or learner), mechanisms.csv, transcript.jsonl (every step of the
-    ICL agent) and summary.json under a run folder in OUT, each row as it is produced.
+    round and mechanism or learner), mechanisms.csv, transcript.jsonl (every step of
+    icl and lookup) and summary.json under a run folder in OUT, each row as it is produced.
     """
     market = read_market_config(config, {"n_ground_bs": ground_bs})
     try:
@@ -157,6 +157,7 @@ def bench_auction(
     started = time.perf_counter()
     learner_wall: dict[str, float] = {}
     learner_facts: dict[str, dict[str, Any]] = {}
+    learner_rows: dict[tuple[str, int], list[dict[str, Any]]] = {}  # (name, seed) -> its task rows, for `llm_lift`
     try:
         with progress_bar() as progress:
             bar = progress.add_task(f"DQMSB training ({market.n_ground_bs} ground BSs)" if epochs else "mechanisms", total=epochs + len(compared) + len(learning) * rounds)
@@ -183,6 +184,7 @@ def bench_auction(
                 clock = time.perf_counter()
                 played = run_policy(learner, MarketEnv(market), text_face, rounds, eval_seed, on_step=on_step)
                 learner_wall[name] = time.perf_counter() - clock
+                learner_rows[(name, seed)] = played.rows
                 # the mechanisms' summary (summarise_rounds); a learner changes as it plays, so no deviation test
                 comparison.summaries[name] = {**{key: played.summary[key] for key in SUMMARY_KEYS}, "profitable_deviation_share": None}
                 learner_facts[name] = {**policy_facts(learner), "mean_alpha": played.summary["mean_alpha"], "constraint_met_share": played.summary["constraint_met_share"]}
@@ -193,6 +195,9 @@ def bench_auction(
     finally:
         folder.close()
     result = _json_safe({"mechanisms": {name: {key: comparison.summaries[name][key] for key in REPORTED} for name in chosen}})
+    lift = llm_lift(learner_rows, text_face.metrics, REPORTED)  # one seed: mean = the difference, no interval
+    if lift:
+        result["llm_lift"] = _json_safe({agent.backend: {"icl_minus_lookup": lift, "backend_options": agent.backend_options}})
     folder.write_json("summary.json", _json_safe({**result, "detail": comparison.summaries, "optimal_msb_alpha": comparison.optimal_alpha,
                                                   "learners": learner_facts,
                                                   "seed": seed, "wall_s": time.perf_counter() - started, "phase_wall_s": {**comparison.wall_s, **learner_wall}}))
@@ -200,6 +205,8 @@ def bench_auction(
         typer.echo(dumps(result, indent=2))
     else:
         Console().print(_table(f"market, {market.n_ground_bs} ground BSs, seed {seed}, {rounds} held-out rounds (per-round means)", {name: comparison.summaries[name] for name in chosen}))
+        if lift:
+            Console().print(lift_table(f"LLM lift = icl - lookup ({agent.backend}), same {rounds} rounds", lift))
         if comparison.optimal_alpha is not None:
             err_console.print(f"optimal MSB alpha {comparison.optimal_alpha}")
     learned = "".join(f"; {name} {learner_wall[name]:.1f} s" for name in learning)
