@@ -66,6 +66,31 @@ def test_bench_caching_icl_row_on_the_same_traces_with_its_transcript(tmp_path):
     assert all("step" in r and "decision" in r for r in records)
 
 
+def test_lookup_and_bandit_play_the_same_traces_without_an_llm(tmp_path):
+    assert {"lookup", "bandit"} <= set(LEARNERS)
+    result = CliRunner().invoke(
+        app, ["bench", "caching", "--seed", "1", "--slots", "20", "--small-runs", "1", "--policies", "lru,lookup,bandit", "--json", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert list(data["policies"]) == ["lru", "lookup", "bandit", "small/lru", "small/lookup", "small/bandit", "small/milp"]
+    assert "llm_lift" not in data  # no icl row, no lift
+    (folder,) = tmp_path.iterdir()
+    with open(folder / "slots.csv") as handle:
+        slots = list(csv.DictReader(handle))
+    requests = {p: [r["requests"] for r in slots if r["policy"] == p] for p in ("lru", "lookup", "bandit")}
+    assert requests["lookup"] == requests["lru"] == requests["bandit"] and len(requests["lru"]) == 20
+    records = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
+    assert records and not any(r["llm_call"] for r in records)
+
+
+def test_llm_lift_is_icl_minus_lookup_on_each_setting():
+    from agent.cli.bench_caching import llm_lift
+
+    policies = {"icl": {"total_cost": 30.0, "hit_rate": 0.9}, "lookup": {"total_cost": 32.5, "hit_rate": 0.8}, "small/icl": {"total_cost": 1.0, "hit_rate": None}}
+    assert llm_lift(policies) == {"icl_minus_lookup": {"total_cost": -2.5, "hit_rate": 0.9 - 0.8}}
+
+
 def test_bench_caching_rejects_a_bad_config_in_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("n_gpus: -3\n")

@@ -23,13 +23,14 @@ from agent.backends.base import BackendError, BackendUnavailable, LLMBackend
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
 from agent.cli.app import bench_app, err_console, fail, note, open_run_folder, progress_bar
-from agent.cli.bench import LearnerFactory, icl_agent
+from agent.cli.bench import LearnerFactory, icl_agent, no_llm_learner
 from agent.cli.run_folder import RunFolder, dumps, run_name
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
 from environment.caching.config import CachingConfig, caching_config
 from environment.caching.task import CachingTask
 from environment.config import ConfigError
+from solvers.agent_baselines import NO_LLM_BASELINES
 from solvers.caching import POLICIES
 from solvers.caching_experiment import BENCH_KEYS, SMALL_CONFIG, episode_rows, instance_seed, milp_rows, play_policy, policy_rows, solve_milp, summarise
 from solvers.policy import Policy
@@ -40,12 +41,8 @@ SMALL_PREFIX = "small/"
 # default episode and one carried over the small instances in order.
 LEARNERS: dict[str, LearnerFactory] = {
     "icl": icl_agent,
-    # >>> lookup and bandit (issue 12) plug in here, once solvers/lookup.py and
-    # solvers/bandit.py have landed: one entry each with the LearnerFactory signature,
-    #   "lookup": lambda task, settings, seed, backend, transcript: Lookup.from_settings(task, settings, seed, transcript=transcript),
-    #   "bandit": lambda task, settings, seed, backend, transcript: <the bandit over task>(..., policy_generator(seed, BANDIT_STREAM)),
-    # (the exact constructors are theirs). Nothing else in this module changes: --policies,
-    # the rows, the transcript tags and the JSON come from this table. <<<
+    # The agent's no-LLM baselines (solvers.agent_baselines): same pool and exploration, no LLM.
+    **{name: no_llm_learner(name) for name in NO_LLM_BASELINES},
 }
 BENCH_POLICIES = (*POLICIES, *LEARNERS)
 
@@ -59,6 +56,19 @@ def _read_config(path: Path | None, slots: int) -> CachingConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"caching config {path} must be a mapping of fields, got {type(data).__name__}")
     return caching_config({**data, "slots": slots})
+
+
+def llm_lift(policies: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """LLM lift = icl - lookup in mean cost per slot and hit rate, on the default episode and
+    the small instances (a cost: below zero, the LLM helps); {} unless both played."""
+    lift = {}
+    for prefix in ("", SMALL_PREFIX):
+        icl, lookup = policies.get(prefix + "icl"), policies.get(prefix + "lookup")
+        if icl and lookup:
+            lift[prefix + "icl_minus_lookup"] = {
+                k: None if icl[k] is None or lookup[k] is None else icl[k] - lookup[k] for k in ("total_cost", "hit_rate")
+            }
+    return lift
 
 
 def _finite(value: float) -> float | None:
@@ -122,7 +132,9 @@ def bench_caching(
     policies: str = typer.Option(",".join(BENCH_POLICIES), help=f"Comma-separated policies ({', '.join(BENCH_POLICIES)}); leave out icl for the fast bench without an LLM."),
     config: Path | None = typer.Option(None, "--config", help="YAML mapping of CachingConfig fields (default: the paper's setting)."),
     out: Path = typer.Option(Path("runs"), help="Parent folder of the run folder."),
-    as_json: bool = typer.Option(False, "--json", help='Print {"policies": {name: {total_cost, switching, transmission, inference, accuracy, cloud, hit_rate}}}.'),
+    as_json: bool = typer.Option(
+        False, "--json", help='Print {"policies": {name: {total_cost, switching, transmission, inference, accuracy, cloud, hit_rate}}} (and "llm_lift": icl - lookup).'
+    ),
     **agent_options: Any,
 ) -> None:
     """Mean cost per slot, its five parts and the hit rate of every eviction policy and the ICL agent.
@@ -211,7 +223,10 @@ def bench_caching(
     finally:
         folder.close()
     summary = {**summarise(rows), **{SMALL_PREFIX + k: v for k, v in summarise(small).items()}}
-    result = {"policies": {name: {k: _finite(values[k]) for k in BENCH_KEYS} for name, values in summary.items()}}
+    result: dict[str, Any] = {"policies": {name: {k: _finite(values[k]) for k in BENCH_KEYS} for name, values in summary.items()}}
+    lift = llm_lift(result["policies"])
+    if lift:
+        result["llm_lift"] = lift
     wall_s = time.perf_counter() - started
     folder.write_json(
         "summary.json",
@@ -223,6 +238,8 @@ def bench_caching(
         typer.echo(dumps(result, indent=2))
     else:
         Console().print(_table(result["policies"], slots, small_runs))
+        for name, values in result.get("llm_lift", {}).items():
+            err_console.print(f"LLM lift ({name}): total cost {values['total_cost']:+.3f} per slot, hit rate {values['hit_rate']:+.3f}")
     if milp_default:
         err_console.print(f"milp on the default setting: {milp_default['total_cost']:.3f} per slot, lower bound {milp_default['lower_bound']:.3f} (gap {milp_default['mip_gap']:.2%}, {milp_default['solve_s']:.0f} s)")
     learned = "".join(f"; {name} {timings[name]:.1f} s" for name in learning)
