@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from environment.market.config import MarketConfig
 from environment.market.env import MarketEnv
 from environment.market.formulas import SATELLITE, AuctionOutcome, msb_ground_wins, msb_outcome, top_two, total_surplus, utilities
-from environment.market.rounds import Market, MarketRound, round_metrics
+from environment.market.rounds import Market, MarketRound, round_metrics, summarise_rounds
 from solvers.dqn import DQNConfig
 
 MECHANISMS = ("msb", "spa", "myopic-msb", "optimal-msb", "dqmsb")
@@ -100,6 +100,10 @@ class FixedAlphaMSB:
     market: Market
     alpha: float
     name: str = "msb"
+
+    def level(self, bids: NDArray[np.float64]) -> int:
+        """The level of its one alpha, whatever the bids."""
+        return self.market.config.alpha_levels.index(self.alpha)
 
     def run(self, market_round: MarketRound) -> tuple[AuctionOutcome, float | None]:
         return msb_outcome(market_round.bids, self.alpha, self.market.contract_price, market_round.satellite_available), self.alpha
@@ -166,6 +170,44 @@ def optimal_alpha(market: Market, history: Sequence[MarketRound]) -> tuple[float
 def optimal_msb(market: Market, history: Sequence[MarketRound]) -> FixedAlphaMSB:
     """"Optimal" MSB: the fixed alpha of `optimal_alpha` on the history (our reading of VI-D)."""
     return FixedAlphaMSB(market, optimal_alpha(market, history)[0], name="optimal-msb")
+
+
+class AlphaRule(Protocol):
+    """An MSB mechanism that picks its alpha level from the current bids alone."""
+
+    name: str
+
+    def level(self, bids: NDArray[np.float64]) -> int: ...
+
+
+@dataclass
+class MechanismAsPolicy:
+    """An MSB mechanism (fixed, optimal or myopic MSB) as a `solvers.policy.Policy` on `MarketEnv`.
+
+    It reads the round's bids from `info["bids"]` (the env's observation holds them as
+    float32) and returns its alpha level: the env then runs the same MSB rule (31)-(32),
+    so its rows equal `evaluate`'s on the same rounds. SPA cannot act on the env: it is
+    not an MSB alpha (the satellite bids its contract price and the prices differ); it
+    stays in `edge-icl bench auction`. Neither can DQMSB without its minutes of training.
+    """
+
+    rule: AlphaRule
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
+
+    def act(self, observation: Any, info: dict[str, Any]) -> int:
+        return self.rule.level(np.fromiter(info["bids"].values(), dtype=float))
+
+    def observe(self, observation: Any, info: dict[str, Any], action: int, reward: float, step_info: dict[str, Any]) -> None:
+        """These mechanisms do not learn online."""
+
+
+def fitted_optimal_msb(market: Market, seed: int, history_rounds: int) -> FixedAlphaMSB:
+    """Optimal MSB fitted on `history_rounds` rounds of the run seed's training stream (as `edge-icl bench auction` does)."""
+    train_seed, _ = stream_seeds(seed)
+    return optimal_msb(market, market.draw_rounds(np.random.default_rng(train_seed), history_rounds))
 
 
 # ------------------------------------------------------------------------------ DQMSB
@@ -306,10 +348,7 @@ def evaluate(mechanism: Mechanism, rounds: Sequence[MarketRound], on_row: Callab
         rows.append(row)
         if on_row is not None:
             on_row(row)
-    summary = {key: float(np.mean([row[key] for row in rows])) for key in ("total_surplus", "ground_surplus", "satellite_surplus", "revenue", "first_best_surplus")}
-    summary["satellite_share"] = float(np.mean([row["winner"] == "satellite" for row in rows]))
-    summary["efficiency"] = summary["total_surplus"] / summary["first_best_surplus"]
-    return summary
+    return summarise_rounds(rows)
 
 
 DEVIATIONS = (0.5, 0.7, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 1.5, 2.0)

@@ -10,7 +10,7 @@ the same rounds (equal information). Every mechanism is then evaluated on the sa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 from environment.market.config import MarketConfig
 from environment.market.rounds import Market
 from solvers.auction import (
+    DQMSB,
     DQMSB_DQN,
     MECHANISMS,
     FixedAlphaMSB,
@@ -41,12 +42,13 @@ class Comparison:
     """What one comparison measured.
 
     summaries: mechanism name -> `evaluate` summary (per-round means on the held-out rounds).
-    optimal_alpha: the alpha "optimal" MSB fitted; alpha_means: each level's mean surplus on the history.
+    optimal_alpha: the alpha "optimal" MSB fitted (None when it was not compared); alpha_means:
+        each level's mean surplus on the history.
     training: one row per DQMSB training epoch (Fig. 5). wall_s: seconds per phase.
     """
 
     summaries: dict[str, dict[str, float]]
-    optimal_alpha: float
+    optimal_alpha: float | None
     alpha_means: dict[float, float]
     training: list[dict[str, float]] = field(default_factory=list)
     wall_s: dict[str, float] = field(default_factory=dict)
@@ -66,8 +68,11 @@ def compare_mechanisms(
     on_round: Callable[[dict[str, Any]], None] | None = None,
     on_mechanism: Callable[[str, dict[str, float]], None] | None = None,
     deviation_rounds: int = 200,
+    names: Sequence[str] = MECHANISMS,
 ) -> Comparison:
-    """Train DQMSB, fit optimal MSB, evaluate every mechanism of `MECHANISMS` (plus first-best).
+    """Train DQMSB, fit optimal MSB, evaluate every mechanism of `names` (default `MECHANISMS`; plus first-best).
+
+    DQMSB is trained, and optimal MSB fitted, only when `names` holds them.
 
     Each summary also holds `profitable_deviation_share`: on the first `deviation_rounds`
     held-out rounds, the share of rounds in which some ground BS gains by misreporting
@@ -86,24 +91,34 @@ def compare_mechanisms(
         if on_epoch is not None:
             on_epoch(row)
 
-    started = time.perf_counter()
-    dqmsb = train_dqmsb(config, train_seed, train_rounds, dqn, record_epoch)
-    wall["train_dqmsb"] = time.perf_counter() - started
+    unknown = [name for name in names if name not in MECHANISMS]
+    if unknown:
+        raise ValueError(f"unknown mechanisms {unknown}; choose from {', '.join(MECHANISMS)}")
 
-    started = time.perf_counter()
-    history = market.draw_rounds(np.random.default_rng(train_seed), train_rounds)
-    alpha, alpha_means = optimal_alpha(market, history)
-    wall["fit_optimal_msb"] = time.perf_counter() - started
+    dqmsb: DQMSB | None = None
+    if "dqmsb" in names:
+        started = time.perf_counter()
+        dqmsb = train_dqmsb(config, train_seed, train_rounds, dqn, record_epoch)
+        wall["train_dqmsb"] = time.perf_counter() - started
+
+    alpha: float | None = None
+    alpha_means: dict[float, float] = {}
+    if "optimal-msb" in names:
+        started = time.perf_counter()
+        history = market.draw_rounds(np.random.default_rng(train_seed), train_rounds)
+        alpha, alpha_means = optimal_alpha(market, history)
+        wall["fit_optimal_msb"] = time.perf_counter() - started
 
     rounds = market.draw_rounds(np.random.default_rng(eval_seed), eval_rounds)
-    mechanisms: dict[str, Mechanism] = {
+    every: dict[str, Mechanism | None] = {
         "msb": FixedAlphaMSB(market, config.msb_alpha, name="msb"),
         "spa": SecondPriceAuction(market),
         "myopic-msb": MyopicMSB(market),
-        "optimal-msb": FixedAlphaMSB(market, alpha, name="optimal-msb"),
+        "optimal-msb": None if alpha is None else FixedAlphaMSB(market, alpha, name="optimal-msb"),
         "dqmsb": dqmsb,
     }
-    assert tuple(mechanisms) == MECHANISMS
+    assert tuple(every) == MECHANISMS
+    mechanisms = {name: mechanism for name, mechanism in every.items() if name in names and mechanism is not None}
     summaries: dict[str, dict[str, float]] = {}
     started = time.perf_counter()
     for name, mechanism in mechanisms.items():

@@ -7,6 +7,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -14,6 +15,7 @@ pytest.importorskip("stable_baselines3")
 
 from agent.cli import app  # noqa: E402
 from agent.cli.run_folder import RunFolder  # noqa: E402
+from environment.config import ConfigError  # noqa: E402
 from environment.market.config import market_config  # noqa: E402
 from solvers.auction import MECHANISMS  # noqa: E402
 
@@ -28,7 +30,8 @@ def test_bench_prints_the_four_metrics_for_every_mechanism_and_writes_its_run_fo
     result = _bench(tmp_path)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert list(data) == ["mechanisms"] and list(data["mechanisms"]) == list(MECHANISMS)
+    # every mechanism, then the agent's no-LLM baselines; no LLM lift without icl
+    assert list(data) == ["mechanisms"] and list(data["mechanisms"]) == [*MECHANISMS, "lookup", "bandit"]
     for metrics in data["mechanisms"].values():
         assert set(metrics) == {"total_surplus", "ground_surplus", "satellite_surplus", "revenue"}
         assert metrics["total_surplus"] == pytest.approx(metrics["ground_surplus"] + metrics["satellite_surplus"])
@@ -36,7 +39,7 @@ def test_bench_prints_the_four_metrics_for_every_mechanism_and_writes_its_run_fo
     for name in ("config.yaml", "training.csv", "rounds.csv", "mechanisms.csv", "summary.json"):
         assert (folder / name).exists(), name
     with open(folder / "rounds.csv") as handle:
-        assert sum(1 for _ in csv.DictReader(handle)) == 200 * len(MECHANISMS)
+        assert sum(1 for _ in csv.DictReader(handle)) == 200 * (len(MECHANISMS) + 2)
     with open(folder / "training.csv") as handle:
         assert sum(1 for _ in csv.DictReader(handle)) == 12
 
@@ -96,3 +99,83 @@ def test_reproduce_fig6_leaves_csv_and_png(tmp_path):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4 * 5 * len(MECHANISMS)
     assert {row["panel"] for row in rows} == {"a", "b", "c", "d"}
+
+
+def test_mechanisms_option_runs_only_the_chosen_rows_without_training_dqmsb(tmp_path):
+    result = _bench(tmp_path, "--mechanisms", "spa,msb")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert list(data["mechanisms"]) == ["msb", "spa"]  # in the bench's order
+    (folder,) = tmp_path.iterdir()
+    assert not (folder / "training.csv").exists()
+    assert json.loads((folder / "summary.json").read_text())["optimal_msb_alpha"] is None
+
+
+def test_an_unknown_mechanism_is_one_line_and_exit_2_before_any_run(tmp_path):
+    result = CliRunner().invoke(app, ["bench", "auction", "--out", str(tmp_path), *SMALL, "--mechanisms", "msb,vcg"])
+    assert result.exit_code == 2
+    assert "--mechanisms: unknown vcg" in result.output and "icl" in result.output
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_icl_row_plays_the_same_held_out_rounds_with_the_bundled_model(tmp_path):
+    result = _bench(tmp_path, "--mechanisms", "msb,icl,lookup", "--rounds", "12", "--epsilon", "0.3")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert list(data["mechanisms"]) == ["msb", "icl", "lookup"]
+    lift = data["llm_lift"]["llama-cpp"]["icl_minus_lookup"]  # LLM lift = icl - lookup on the same rounds
+    for key, difference in lift.items():
+        assert difference["mean"] == pytest.approx(data["mechanisms"]["icl"][key] - data["mechanisms"]["lookup"][key])
+        assert difference["seeds"] == 1 and difference["ci95"] is None
+    icl = data["mechanisms"]["icl"]
+    assert set(icl) == {"total_surplus", "ground_surplus", "satellite_surplus", "revenue"}
+    assert icl["total_surplus"] == pytest.approx(icl["ground_surplus"] + icl["satellite_surplus"])
+    (folder,) = tmp_path.iterdir()
+    with open(folder / "rounds.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    msb, played = ([r for r in rows if r["mechanism"] == name] for name in ("msb", "icl"))
+    assert [r["round"] for r in played] == [r["round"] for r in msb] == [str(i) for i in range(12)]
+    # the same rounds: the same first-best surplus and satellite coverage, round by round
+    assert [(r["first_best_surplus"], r["satellite_available"]) for r in played] == [(r["first_best_surplus"], r["satellite_available"]) for r in msb]
+    assert float(icl["total_surplus"]) == pytest.approx(np.mean([float(r["total_surplus"]) for r in played]))
+    records = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
+    icl_records, lookup_records = ([r for r in records if r["policy"] == name] for name in ("icl", "lookup"))
+    assert [r["step"] for r in icl_records] == [r["step"] for r in lookup_records] == list(range(12))
+    # lookup shares the agent's exploration stream: it explores on the same rounds, choosing the same alphas there
+    assert [r["explored"] for r in icl_records] == [r["explored"] for r in lookup_records]
+    assert [r["decision"] for r in icl_records if r["explored"]] == [r["decision"] for r in lookup_records if r["explored"]]
+    records = icl_records
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["learners"]["icl"]["llm_calls"] == sum(r["llm_call"] for r in records) > 0
+    assert summary["learners"]["icl"]["backend"] == "llama-cpp"
+
+
+def test_mechanisms_all_names_every_row_in_the_bench_order():
+    from agent.cli.bench_auction import BENCH_MECHANISMS, LEARNERS, chosen_mechanisms
+
+    assert chosen_mechanisms("all") == list(BENCH_MECHANISMS) == [*MECHANISMS, *LEARNERS]
+    assert "icl" in LEARNERS
+    assert chosen_mechanisms("icl, msb,dqmsb") == ["msb", "dqmsb", "icl"]
+    with pytest.raises(ConfigError, match="unknown all"):
+        chosen_mechanisms("all,msb")
+
+
+def test_lookup_and_bandit_play_the_held_out_rounds_of_the_mechanisms_and_learn_online(tmp_path):
+    result = _bench(tmp_path, "--mechanisms", "msb,lookup,bandit", "--rounds", "300")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert list(data["mechanisms"]) == ["msb", "lookup", "bandit"] and "llm_lift" not in data  # no icl: no lift
+    (folder,) = tmp_path.iterdir()
+    with open(folder / "rounds.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    by_name = {name: [r for r in rows if r["mechanism"] == name] for name in ("msb", "lookup", "bandit")}
+    same_rounds = [[(r["round"], r["first_best_surplus"], r["satellite_available"]) for r in played] for played in by_name.values()]
+    assert same_rounds[0] == same_rounds[1] == same_rounds[2] and len(same_rounds[0]) == 300
+    for name in ("lookup", "bandit"):
+        assert data["mechanisms"][name]["total_surplus"] == pytest.approx(np.mean([float(r["total_surplus"]) for r in by_name[name]]))
+        assert len({r["alpha"] for r in by_name[name]}) > 1  # they choose alpha per round, unlike MSB's fixed 2.0
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["learners"]["lookup"]["llm_calls"] == 0 and summary["learners"]["lookup"]["backend"] is None
+    records = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["policy"] == "lookup"] == list(range(300))

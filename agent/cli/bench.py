@@ -20,11 +20,21 @@ import numpy as np
 from rich.table import Table
 from scipy import stats
 
+from agent.backends.base import LLMBackend
+from agent.cli.app import note
 from agent.cli.run_folder import CsvAppender, read_csv_rows, read_jsonl, write_jsonl
 from agent.experience import Keywords
-from solvers.policy import HOLDOUT_STREAM, policy_generator
+from agent.icl import ICLAgent, TranscriptSink
+from agent.settings import AgentSettings
+from environment.decision_task import DecisionTask
+from solvers.agent_baselines import NO_LLM_BASELINES
+from solvers.policy import HOLDOUT_STREAM, Policy, policy_generator
 
 RowCallback = Callable[[dict[str, Any]], None]
+# (task, agent settings, seed, the bench's one LLM (built on first call), transcript) -> a fresh
+# decision maker that learns as it plays: the ICL agent and its no-LLM baselines. A bench keeps
+# them in a `LEARNERS` table by name (bench_caching.py, bench_auction.py).
+LearnerFactory = Callable[[DecisionTask, AgentSettings, int, Callable[[], LLMBackend], TranscriptSink], Policy]
 # Runs one policy on one seed's stream for so many steps, handing each row to the callback.
 PolicyRunner = Callable[[int, int, RowCallback], None]
 Metrics = Callable[[list[dict[str, Any]]], dict[str, float | None]]
@@ -44,6 +54,22 @@ class BenchSettings:
     # world at the fill load} (Offloading-v1's unseen load levels); empty: none.
     fill: dict[str, Any] = field(default_factory=dict)
     holdout: float = 0.0  # share of keyword combinations held out of every learner's memory (unseen states)
+
+
+def icl_agent(task: DecisionTask, settings: AgentSettings, seed: int, backend: Callable[[], LLMBackend], transcript: TranscriptSink) -> Policy:
+    """The ICL agent (Zhou et al. III-A) on any decision problem, with the bench's LLM (a `LearnerFactory`)."""
+    agent = ICLAgent.from_settings(task, settings, seed, backend=backend(), transcript=transcript)
+    agent.on_warning = lambda message: note(f"warning: {message}", "bold yellow")
+    return agent
+
+
+def no_llm_learner(name: str) -> LearnerFactory:
+    """The agent's no-LLM baseline `name` (solvers.agent_baselines: lookup, bandit) as a `LearnerFactory`.
+
+    Built from the same agent settings and seed as the ICL agent (same pool, same
+    exploration stream), as bench association builds them; it never calls the backend.
+    """
+    return lambda task, settings, seed, backend, transcript: NO_LLM_BASELINES[name](task, settings, seed, transcript=transcript)
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:

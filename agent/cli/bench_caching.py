@@ -23,8 +23,8 @@ from agent.backends.base import BackendError, BackendUnavailable, LLMBackend
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
 from agent.cli.app import bench_app, err_console, fail, note, open_run_folder, progress_bar
+from agent.cli.bench import LearnerFactory, icl_agent, no_llm_learner
 from agent.cli.run_folder import RunFolder, dumps, run_name
-from agent.icl import ICLAgent, TranscriptSink
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
 from environment.caching.config import CachingConfig, caching_config
@@ -37,28 +37,12 @@ from solvers.policy import Policy
 
 SMALL_PREFIX = "small/"
 
-# (task, agent settings, seed, the bench's one LLM (built on first call), transcript) -> a fresh decision maker.
-LearnerFactory = Callable[[CachingTask, AgentSettings, int, Callable[[], LLMBackend], TranscriptSink], Policy]
-
-
-def icl_agent(task: CachingTask, settings: AgentSettings, seed: int, backend: Callable[[], LLMBackend], transcript: TranscriptSink) -> Policy:
-    """The ICL agent (Zhou et al. III-A) on the eviction decision, with the bench's LLM."""
-    agent = ICLAgent.from_settings(task, settings, seed, backend=backend(), transcript=transcript)
-    agent.on_warning = lambda message: note(f"warning: {message}", "bold yellow")
-    return agent
-
-
-def no_llm_agent(name: str) -> LearnerFactory:
-    """No-LLM baseline `name` (lookup, bandit) as a learner of this bench: it never builds the LLM."""
-    return lambda task, settings, seed, backend, transcript: NO_LLM_BASELINES[name](task, settings, seed, transcript=transcript)
-
-
 # Decision makers that learn as they play: built from the agent's settings, one for the
 # default episode and one carried over the small instances in order.
 LEARNERS: dict[str, LearnerFactory] = {
     "icl": icl_agent,
     # The agent's no-LLM baselines (solvers.agent_baselines): same pool and exploration, no LLM.
-    **{name: no_llm_agent(name) for name in NO_LLM_BASELINES},
+    **{name: no_llm_learner(name) for name in NO_LLM_BASELINES},
 }
 BENCH_POLICIES = (*POLICIES, *LEARNERS)
 

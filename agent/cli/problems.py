@@ -21,10 +21,12 @@ from environment.caching import CachingEnv, CachingTask, caching_config
 from environment.config import read_yaml
 from environment.decision_task import DecisionTask
 from environment.inference import llm_profile
+from environment.market import Market, MarketEnv, MarketTask, market_config
 from environment.offloading import OffloadingEnv, OffloadingTask, offloading_env_config
 from environment.offloading_v1 import OffloadingV1Config, OffloadingV1Env, OffloadingV1Task, offloading_v1_config
 from solvers.agent_baselines import NO_LLM_BASELINES
 from solvers.association_online import LeastDelayPolicy, RandomNodePolicy
+from solvers.auction import FixedAlphaMSB, MechanismAsPolicy, MyopicMSB, fitted_optimal_msb
 from solvers.caching import RULES, RuleAsPolicy
 from solvers.offloading_greedy import QueueGreedyPolicy
 from solvers.policy import Policy, policy_generator
@@ -137,5 +139,31 @@ register_problem(
         env=OffloadingV1Env,
         task=lambda config: OffloadingV1Task(),
         policies=_with_no_llm(lambda config: OffloadingV1Task(), {**{name: _reference(name) for name in REFERENCE_POLICIES}, "greedy": _greedy}),
+    )
+)
+
+
+# Rounds of the training stream optimal MSB fits its alpha on (as `edge-icl bench auction`'s
+# default --train-rounds, so both fit the same alpha for the same seed).
+OPTIMAL_MSB_HISTORY = 15_000
+
+# The auctioneer's choice of alpha in the LLM agent market (cached-model paper, V-B): one
+# step = one auction round. The MSB mechanisms that pick alpha from the bids run as
+# policies; SPA (not an MSB alpha) and DQMSB (minutes of training) stay in `edge-icl bench
+# auction`.
+register_problem(
+    Problem(
+        name="auction",
+        config=market_config,
+        env=MarketEnv,
+        task=MarketTask,
+        policies=_with_no_llm(
+            MarketTask,
+            {
+                "msb": lambda seed, config: MechanismAsPolicy(FixedAlphaMSB(Market(config), config.msb_alpha)),
+                "myopic-msb": lambda seed, config: MechanismAsPolicy(MyopicMSB(Market(config))),
+                "optimal-msb": lambda seed, config: MechanismAsPolicy(fitted_optimal_msb(Market(config), seed, OPTIMAL_MSB_HISTORY)),
+            },
+        ),
     )
 )

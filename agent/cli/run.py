@@ -62,7 +62,7 @@ def run(
     ),
     steps: int = typer.Option(50, min=1, help="Number of decisions (environment steps)."),
     seed: int = typer.Option(0, help="Run seed: the same seed gives the same world and stream."),
-    config: Path | None = typer.Option(None, "--config", help="YAML config of the problem (offloading: sections radio, tasks, offloading; offloading-v1: radio, uplink, requests, edge, cloud, reward; caching: CachingConfig fields)."),
+    config: Path | None = typer.Option(None, "--config", help="YAML config of the problem (offloading: sections radio, tasks, offloading; offloading-v1: radio, uplink, requests, edge, cloud, reward; caching: CachingConfig fields; auction: MarketConfig fields)."),
     out: Path = typer.Option(Path("runs"), help="Parent folder of the run folder."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of a table."),
     resume: Path | None = typer.Option(

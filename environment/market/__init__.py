@@ -5,7 +5,8 @@ satellite. `EdgeICL/Market-v0` is `environment.market.env.MarketEnv`."""
 from environment.market.config import DEFAULT_ALPHA_LEVELS, MarketConfig, market_config
 from environment.market.env import MarketEnv, bid_facts
 from environment.market.formulas import SATELLITE, AuctionOutcome, msb_outcome
-from environment.market.rounds import DistributionMatchQuality, Market, MarketRound, MatchQualityModel, round_metrics
+from environment.market.rounds import DistributionMatchQuality, Market, MarketRound, MatchQualityModel, round_metrics, summarise_rounds
+from environment.market.task import MarketTask
 
 __all__ = [
     "DEFAULT_ALPHA_LEVELS",
@@ -16,9 +17,11 @@ __all__ = [
     "MarketConfig",
     "MarketEnv",
     "MarketRound",
+    "MarketTask",
     "MatchQualityModel",
     "bid_facts",
     "market_config",
     "msb_outcome",
     "round_metrics",
+    "summarise_rounds",
 ]

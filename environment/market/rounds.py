@@ -16,8 +16,9 @@ alpha (Theorem 2; tests/test_auction_properties.py checks it).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -206,6 +207,13 @@ def bidder_name(index: int) -> str:
     return "satellite" if index == SATELLITE else f"BS{index + 1}"
 
 
+# The keys of `round_metrics`, in its order: a round's row after its mechanism, round and alpha.
+ROUND_METRIC_KEYS = ("winner", "payment", "total_surplus", "ground_surplus", "satellite_surplus", "revenue", "first_best_surplus", "satellite_available")
+# The per-round means `summarise_rounds` reports, then everything it reports.
+MEAN_KEYS = ("total_surplus", "ground_surplus", "satellite_surplus", "revenue", "first_best_surplus")
+SUMMARY_KEYS = (*MEAN_KEYS, "satellite_share", "efficiency")
+
+
 def round_metrics(market_round: MarketRound, outcome: AuctionOutcome) -> dict[str, float | int | str | bool]:
     """The surplus metrics of one round under `outcome`: (30a), ground-BS and satellite surplus, revenue.
 
@@ -223,3 +231,14 @@ def round_metrics(market_round: MarketRound, outcome: AuctionOutcome) -> dict[st
         "first_best_surplus": total_surplus(values, v0, best),
         "satellite_available": market_round.satellite_available,
     }
+
+
+def summarise_rounds(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Per-round means of rows holding `round_metrics`: total (30a), ground-BS and satellite
+    surplus, revenue, first-best; the share of rounds the satellite won; efficiency = total /
+    first-best. The one summary of a mechanism (`solvers.auction.evaluate`) and of a policy
+    playing `MarketEnv` (`MarketTask.metrics`), so their numbers compare."""
+    summary = {key: float(np.mean([float(row[key]) for row in rows])) for key in MEAN_KEYS}
+    summary["satellite_share"] = float(np.mean([row["winner"] == "satellite" for row in rows]))
+    summary["efficiency"] = summary["total_surplus"] / summary["first_best_surplus"]
+    return summary
