@@ -1,7 +1,8 @@
 """Figures and tables of Offloading-v1 (docs/results-offloading-v1.md).
 
 Runs the non-LLM policies of the v1 offloading bench (oracle, random, all-local,
-all-offload, the queue-reading greedy rule, DQN) on the same seeded streams, or reads a
+all-offload, the queue-reading greedy rule, the ICL agent's no-LLM baselines lookup and
+bandit, DQN) on the same seeded streams, or reads a
 finished `edge-icl bench offloading --world v1` folder (`--from-bench DIR`, e.g. one with
 the ICL rows), then draws:
 

@@ -43,7 +43,7 @@ def test_reproduce_script_smoke_run_writes_csv_and_png(tmp_path):
     facts = json.loads((folder / "world_facts.json").read_text())
     assert facts["oracle_steps"] == 40 and 0.0 <= facts["upload_tipped_share"] <= 1.0
     summary = json.loads(done.stdout)
-    assert set(summary["bench"]) == {"oracle", "random", "all-local", "all-offload", "greedy", "dqn"}
+    assert set(summary["bench"]) == {"oracle", "random", "all-local", "all-offload", "greedy", "lookup", "bandit", "dqn"}
     assert summary["bench"]["oracle"]["mean_regret"] == pytest.approx(0.0)
 
 
