@@ -48,6 +48,7 @@ class TransformersBackend:
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kwargs)
         self.lm = transformers.AutoModelForCausalLM.from_pretrained(source, **kwargs).eval()
         self.model = path.name
+        self.model_path = path  # a local file is named by its content in the LLM call cache
 
     def render(self, messages: list[Message]) -> str:
         """The prompt text in the model's chat template; a last assistant message is a prefill the reply continues."""
