@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from environment.config import StrictConfig
 
@@ -45,3 +45,9 @@ class AgentSettings(StrictConfig):
     llm_cache: Literal["on", "off", "refresh"] = Field(
         "on", description="Persistent LLM call cache (~/.cache/edge-icl, EDGE_ICL_CACHE): on | off | refresh (call the model, overwrite)."
     )
+
+    @field_validator("llm_cache", mode="before")
+    @classmethod
+    def _yaml_switch(cls, value: Any) -> Any:
+        """YAML reads a bare `on` / `off` as true / false: take them as the modes they spell."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value

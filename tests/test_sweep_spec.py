@@ -106,3 +106,10 @@ def test_a_spec_validated_is_a_spec_resolved_again_the_same(tmp_path):
     first = load_sweep(write(tmp_path, spec))
     again = resolve(SweepSpec.model_validate(first.spec.model_dump(mode="json")), tmp_path)
     assert [c for c in again.cells] == [c for c in first.cells]
+
+
+def test_a_bare_yaml_on_or_off_is_the_cache_mode_it_spells(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text("policies: [icl]\nagent: {llm_cache: off}\nvariants: {a: {}, b: {llm_cache: on}}\n")
+    sweep = load_sweep(path)
+    assert (sweep.variants["a"].llm_cache, sweep.variants["b"].llm_cache) == ("off", "on")
