@@ -16,7 +16,8 @@ Targets (issue 16): a warm sweep rerun makes no LLM call and takes < 10% of its 
 time; the cold quick bench takes < 0.5x the cache-off time.
 
     python scripts/measure_llm_cache.py --out runs/measure-llm-cache
-    python scripts/measure_llm_cache.py --no-bench --bench-seeds 1   # the sweeps only
+    python scripts/measure_llm_cache.py --no-bench                   # the sweeps only
+    python scripts/measure_llm_cache.py --no-sweeps                  # the quick bench only
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--spec", type=Path, default=ROOT / "examples" / "sweep-prompts.yaml")
     parser.add_argument("--bench", action=argparse.BooleanOptionalAction, default=True, help="Measure the quick offloading bench.")
     parser.add_argument("--bench-seeds", type=int, default=3)
+    parser.add_argument("--sweeps", action=argparse.BooleanOptionalAction, default=True, help="Measure the sweep, serial and on Ray.")
     args = parser.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=False)
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results[name] = {"wall_s": wall, **bench_calls(run_dir), "icl_mean_reward_last_half": summary["policies"]["icl"]["mean_reward_last_half"]}
             save()
         results["bench_cold_over_off"] = results["bench_cache_cold"]["wall_s"] / results["bench_cache_off"]["wall_s"]
-    for executor in ("serial", "ray"):
+    for executor in ("serial", "ray") if args.sweeps else ():
         cache = fresh_cache(out / f"cache-sweep-{executor}")
         for state in ("cold", "warm"):
             name = f"sweep_{executor}_{state}"
@@ -102,7 +104,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results[name] = {"command_wall_s": wall, **{k: summary[k] for k in keep}, **({"ray": summary["ray"]} if "ray" in summary else {})}
             save()
         results[f"sweep_{executor}_warm_over_cold"] = results[f"sweep_{executor}_warm"]["command_wall_s"] / results[f"sweep_{executor}_cold"]["command_wall_s"]
-    results["sweep_ray_cold_over_serial_cold"] = results["sweep_ray_cold"]["command_wall_s"] / results["sweep_serial_cold"]["command_wall_s"]
+    if args.sweeps:
+        results["sweep_ray_cold_over_serial_cold"] = results["sweep_ray_cold"]["command_wall_s"] / results["sweep_serial_cold"]["command_wall_s"]
     results["machine"]["load_avg_at_end"] = os.getloadavg()
     save()
     print(dumps(results, indent=2))

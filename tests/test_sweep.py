@@ -169,7 +169,7 @@ def test_the_paired_difference_is_b_minus_a_on_the_same_seeds_with_a_t_interval(
 def local_ray():
     """A local 2-CPU Ray for this module's tests, shut down after them."""
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -189,7 +189,7 @@ def test_serial_and_ray_give_the_same_table_on_a_tiny_sweep(tmp_path, local_ray)
     assert sorted_lines(tmp_path / "ray" / "steps.csv") == sorted_lines(tmp_path / "serial" / "steps.csv")
     workers = {row["worker"] for row in csv.DictReader(open(tmp_path / "ray" / "cells.csv")) if row["policy"] == "icl"}
     assert len(workers) == 2 and str(os.getpid()) not in {w.split(":")[1] for w in workers}  # two actors, not this process
-    assert on_ray["ray"] == {"ray_cpus": 2, "actor_cpus": 1, "actors": [2]}
+    assert on_ray["ray"] == {"ray_address": local_ray.get_runtime_context().gcs_address, "ray_cpus": 2, "actor_cpus": 1, "actors": [2]}
     assert any(name.endswith("paired_paper_vs_terse_mean_reward.png") for name in on_ray["figures"])
 
 
@@ -205,3 +205,25 @@ def test_a_sweep_rerun_on_ray_with_the_cache_warm_makes_no_llm_call(tmp_path, lo
         cold_row = table(tmp_path / "cold")[cell]
         assert {k: v for k, v in row.items() if k not in ("llm_calls", "cache_hits")} == {k: v for k, v in cold_row.items() if k not in ("llm_calls", "cache_hits")}
     assert sorted_lines(tmp_path / "warm" / "steps.csv") == sorted_lines(tmp_path / "cold" / "steps.csv")
+
+
+@pytest.mark.slow
+def test_address_or_ray_address_joins_a_running_cluster(tmp_path, local_ray):
+    """Another process (the command) joins the module's Ray: its cells run on that cluster's workers."""
+    address = local_ray.get_runtime_context().gcs_address
+    spec = str(write_spec(tmp_path, {**PLAIN, "grid": {}}))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("RAY_ADDRESS", None)
+    command = [sys.executable, "-m", "agent.cli", "sweep", spec, "--json"]
+    by_flag = subprocess.run([*command, "--out", str(tmp_path / "flag"), "--address", address], env=env, capture_output=True, text=True)
+    assert by_flag.returncode == 0, by_flag.stderr
+    joined = json.loads(by_flag.stdout)
+    assert joined["ray"]["ray_address"] == address and joined["ray"]["ray_cpus"] == 2 and joined["finished"] == 6
+    sweep(spec, "--out", str(tmp_path / "serial"), "--executor", "serial")
+    assert table(tmp_path / "flag") == table(tmp_path / "serial")
+    by_env = subprocess.run([*command, "--out", str(tmp_path / "env")], env={**env, "RAY_ADDRESS": address}, capture_output=True, text=True)
+    assert by_env.returncode == 0, by_env.stderr
+    assert json.loads(by_env.stdout)["ray"]["ray_address"] == address
+    sized = subprocess.run([*command, "--out", str(tmp_path / "sized"), "--num-cpus", "1"], env={**env, "RAY_ADDRESS": address}, capture_output=True, text=True)
+    assert sized.returncode == 2 and "--num-cpus sizes a new local Ray" in sized.stderr and len(sized.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "sized").exists()

@@ -59,6 +59,11 @@ def sweep(
         fail(f"--llm-cache: unknown {llm_cache!r}; choose on, off or refresh")
     if (spec is None) == (resume is None):
         fail("give a sweep spec (edge-icl sweep SPEC) or a sweep folder to resume (--resume DIR), not both")
+    if executor == "ray":
+        from agent.cli.sweep_ray import cluster_address
+
+        if num_cpus is not None and cluster_address(address):
+            fail(f"--num-cpus sizes a new local Ray; the cluster at {cluster_address(address)} (--address or RAY_ADDRESS) has its own CPUs")
     try:
         if executor == "ray":
             from agent.cli.sweep_ray import require_ray

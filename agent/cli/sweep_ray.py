@@ -45,14 +45,26 @@ def require_ray() -> Any:
     return ray
 
 
+def cluster_address(address: str | None = None) -> str | None:
+    """The cluster to join: `address`, else RAY_ADDRESS; None for a new local Ray."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Start a local Ray (`num_cpus`, default all) or join the cluster at `address` / RAY_ADDRESS,
-    unless this process has one already; return whether it was started here (then shut it down)."""
+    unless this process has one already; return whether it was started here (then shut it down).
+
+    With neither, the Ray is a new one even when another is running on this machine
+    (`address="local"`: a bare `ray.init()` would join the last `ray start` cluster here).
+    """
     ray = require_ray()
     if ray.is_initialized():
         return False
+    joined = cluster_address(address)
     # log_to_driver=False: the workers' output would land on this process's stdout (--json)
-    ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(
+        address=joined or "local", num_cpus=None if joined else num_cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR"
+    )
     return True
 
 
@@ -118,7 +130,7 @@ def run_ray(
     facts: dict[str, Any] = {}
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        facts.update(ray_cpus=cpus, actor_cpus=actor_cpus, actors=[])
+        facts.update(ray_address=ray.get_runtime_context().gcs_address, ray_cpus=cpus, actor_cpus=actor_cpus, actors=[])
         for cell in cells:
             if not cell.uses_llm:
                 if on_start is not None:
