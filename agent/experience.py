@@ -12,7 +12,7 @@ named fields, decisions are candidate labels.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -121,6 +121,39 @@ class LatestPool:
 
     def __len__(self) -> int:
         return len(self._latest)
+
+
+class HoldoutPool:
+    """A pool that never learns from held-out states (the unseen-state benches).
+
+    The experience of a held-out keyword combination is evaluated (step 3) and returned,
+    but never added, so the prompt never shows an example of that state and the agent
+    meets it as unseen however often it comes.
+
+    Parameters
+    ----------
+    pool: the pool that learns from every other state.
+    held_out: the keyword combinations never added.
+    """
+
+    def __init__(self, pool: ExperiencePool, held_out: Collection[Keywords]) -> None:
+        self.pool = pool
+        self.held_out = frozenset(held_out)
+
+    @property
+    def capacity(self) -> int:
+        return self.pool.capacity
+
+    def add(self, keywords: Keywords, decision: str, reward: float, constraint_met: bool, step: int, features: Features = ()) -> Experience:
+        if keywords in self.held_out:
+            return Experience(keywords, decision, reward, evaluate_constraints(constraint_met), step, features)
+        return self.pool.add(keywords, decision, reward, constraint_met, step, features)
+
+    def examples(self) -> list[Experience]:
+        return self.pool.examples()
+
+    def __len__(self) -> int:
+        return len(self.pool.examples())
 
 
 POOLS = ("prioritized", "latest")

@@ -12,7 +12,7 @@ knows which one it plays.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ import numpy as np
 from agent.backends.base import LLMBackend, Scores
 from agent.backends.registry import make_backend
 from agent.decision_parser import parse_decision
-from agent.experience import Experience, ExperiencePool, Keywords, as_keywords, make_pool, most_relevant
+from agent.experience import Experience, ExperiencePool, HoldoutPool, Keywords, as_keywords, make_pool, most_relevant
 from agent.exploration import EpsilonGreedy, EpsilonSchedule
 from agent.llm_cache import cache_facts, with_llm_cache
 from agent.prompting import RenderedPrompt, TaskPrompt
@@ -83,6 +83,8 @@ class ICLAgent:
     """
 
     name = "icl"
+    # A subclass that decides without an LLM (solvers.lookup) sets this False: no backend is built.
+    uses_llm = True
 
     @classmethod
     def from_settings(
@@ -92,21 +94,26 @@ class ICLAgent:
         seed: int,
         backend: LLMBackend | None = None,
         transcript: TranscriptSink | None = None,
+        held_out: Collection[Keywords] = (),
     ) -> "ICLAgent":
         """The agent these settings describe, its draws seeded from the run seed.
 
         `backend` reuses an LLM already loaded (a bench builds one per backend); None builds
-        the one the settings name. Either is put behind the persistent call cache in the mode
-        `settings.llm_cache` names (agent/llm_cache.py). Raises ValueError / PromptError /
+        the one the settings name; either is put behind the persistent call cache in the mode
+        `settings.llm_cache` names (agent/llm_cache.py). `held_out`: keyword combinations whose
+        experience never enters the pool (unseen states). Raises ValueError / PromptError /
         BackendUnavailable on bad input.
         """
         prompt = TaskPrompt(settings.prompt, task)
-        pool = make_pool(settings.pool, settings.pool_size)
+        pool: ExperiencePool = make_pool(settings.pool, settings.pool_size)
+        if held_out:
+            pool = HoldoutPool(pool, held_out)
         schedule = EpsilonSchedule(kind=settings.exploration, epsilon=settings.epsilon, epsilon_min=min(0.05, settings.epsilon))
         exploration = EpsilonGreedy(schedule, policy_generator(seed, EXPLORATION_STREAM))
-        if backend is None:
+        if backend is None and cls.uses_llm:
             backend = make_backend(settings.backend, settings.backend_options, seed)
-        backend = with_llm_cache(backend, settings.llm_cache)
+        if backend is not None:  # a subclass without an LLM (solvers.lookup) has none to cache
+            backend = with_llm_cache(backend, settings.llm_cache)
         return cls(task, backend, prompt, pool, exploration, policy_generator(seed, AGENT_STREAM), settings, transcript)
 
     def __init__(
@@ -206,10 +213,21 @@ class ICLAgent:
                 free, calibration_s, calibration_cache = self._content_free_scores(rendered, shown, candidates)
                 record["calibration_latency_s"] = calibration_s
                 record.update({f"calibration_{k}": v for k, v in calibration_cache.items()})
-                adjusted = [v - free[a] for v, a in zip(adjusted, answers)]
+                # never NaN: an answer the model deems impossible stays impossible (-inf), one the
+                # content-free prompt deems impossible but this prompt not is preferred (+inf); a
+                # censored value (a chat API's top-k bound) is finite and subtracts as it is
+                adjusted = [
+                    -math.inf if v == -math.inf else (v - free[a] if math.isfinite(free[a]) else math.inf) for v, a in zip(adjusted, answers)
+                ]
                 record["calibration"] = {a: _json_float(v) for a, v in free.items()}
-            # eq. (6); ties go to the first answer; no finite score = the reply named no decision
-            choice = int(np.argmax(adjusted)) if any(math.isfinite(v) for v in adjusted) else None
+            # eq. (6) over the answers the backend saw: a censored answer (missing from a chat API's
+            # top-k, its value only a bound) cannot win; ties go to the first answer; none seen
+            # (every score -inf, or every answer censored) = the reply named no decision
+            seen = [i for i, a in enumerate(answers) if a not in scores.censored and scores.logprobs[a] > -math.inf]
+            choice = max(seen, key=lambda i: (adjusted[i], -i)) if seen else None
+            record["censored"] = sorted(scores.censored)
+            if scores.raw_reply is not None:
+                record.update(raw_reply=scores.raw_reply, raw_reply_chars=scores.raw_reply_chars)
             record.update(
                 reply=None,
                 scores=scores.finite(),
@@ -223,6 +241,8 @@ class ICLAgent:
         else:
             completion = self.backend.complete(rendered.messages, max_tokens=self.settings.max_tokens)
             choice = parse_decision(completion.text, [c.label for c in candidates])
+            if completion.raw_reply is not None:
+                record.update(raw_reply=completion.raw_reply, raw_reply_chars=completion.raw_reply_chars)
             record.update(
                 **capped(completion.text),
                 scores=None,
@@ -249,6 +269,10 @@ class ICLAgent:
         """Explore with probability epsilon, else ask the LLM (steps 1-2 of III-A); return the env action."""
         keywords = as_keywords(self.task.keywords(info))
         candidates = self.task.candidates(info)
+        if len(candidates) == 1:  # nothing to choose (association: only "drop" is open): no draw, no call
+            if self.transcript is not None:
+                self.transcript({"step": self.step, "explored": False, "llm_call": False, "only_candidate": True, "decision": candidates[0].label})
+            return candidates[0].action
         if self.exploration.explore(self.step):
             self.stats.explored += 1
             chosen = candidates[self.exploration.random_choice(len(candidates))]
@@ -256,7 +280,7 @@ class ICLAgent:
                 self.transcript({"step": self.step, "explored": True, "llm_call": False, "decision": chosen.label})
             return chosen.action
         choice, record = self.decide_by_llm(keywords, candidates)
-        record.update(explored=False, llm_call=True)
+        record.update(explored=False, llm_call=self.uses_llm)
         if choice is None:
             choice = self._fallback(candidates)
             record["fallback"] = self.settings.fallback
@@ -290,6 +314,10 @@ class ICLAgent:
         """
         candidates = self.task.candidates(info)
         actions = [c.action for c in candidates]
+        if len(candidates) == 1:
+            if not record.get("only_candidate") or actions[0] != action:
+                raise ReplayError(f"step {self.step}: transcript.jsonl does not match the run's only open candidate")
+            return
         explored = self.exploration.explore(self.step)
         if not record or bool(record.get("explored")) != explored:
             raise ReplayError(f"step {self.step}: transcript.jsonl does not match the run's exploration draws")
@@ -299,8 +327,9 @@ class ICLAgent:
         else:
             shown = self.shown_examples()  # the pool-sample draw, if any
             self._seen_stable.add(self.build_prompt(as_keywords(self.task.keywords(info)), candidates, shown).stable_hash)
-            self.stats.llm_calls += 1
-            self.stats.llm_latency_s.append(float(record.get("latency_s") or 0.0) + float(record.get("calibration_latency_s") or 0.0))
+            if record.get("llm_call"):
+                self.stats.llm_calls += 1
+                self.stats.llm_latency_s.append(float(record.get("latency_s") or 0.0) + float(record.get("calibration_latency_s") or 0.0))
             self._count_parse(bool(record.get("parsed_ok")))
             drawn = actions[self._fallback(candidates)] if "fallback" in record else action
         if drawn != action:

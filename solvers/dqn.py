@@ -1,10 +1,11 @@
-"""DQN baseline for the offloading problem (baseline 3 of Zhou et al., section III-C).
+"""DQN baseline for the offloading problems (baseline 3 of Zhou et al., section III-C).
 
-State eq. (8) (the environment's MultiDiscrete observation, one-hot encoded by
-stable-baselines3), action local/offload, reward eq. (10). Trained with
-stable-baselines3's DQN on the CPU, online, on the same seeded request stream every
-other policy meets: the environment is reset with the run seed and, like `run_policy`,
-reset without a seed when an episode is truncated, so step t is the same request.
+Offloading-v0: state eq. (8) (the environment's MultiDiscrete observation, one-hot
+encoded by stable-baselines3), action local/offload, reward eq. (10). Offloading-v1: the
+env's numeric features (a Box) and its priced reward. Trained with stable-baselines3's
+DQN on the CPU, online, on the same seeded request stream every other policy meets: the
+environment is reset with the run seed and, like `run_policy`, reset without a seed when
+an episode is truncated, so step t is the same request.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from pydantic import Field
 
@@ -56,7 +58,7 @@ class DQNPolicy:
 
     Parameters
     ----------
-    model: a stable-baselines3 `DQN` trained on `OffloadingEnv`.
+    model: a stable-baselines3 `DQN` trained on an offloading env.
     """
 
     name = "dqn"
@@ -85,7 +87,7 @@ StepInfoCallback = Callable[[int, int, float, dict[str, Any]], None]
 
 
 def train_dqn(
-    scenario_config: OffloadingEnvConfig,
+    world: OffloadingEnvConfig | gym.Env,
     seed: int,
     steps: int,
     config: DQNConfig | None = None,
@@ -93,6 +95,8 @@ def train_dqn(
 ) -> DQNPolicy:
     """Train DQN online for `steps` requests of the stream seeded by `seed`.
 
+    `world` is the environment to learn on (any offloading env: Discrete(2) actions), or
+    an `OffloadingEnvConfig`, which stands for `OffloadingEnv(world)`.
     `on_step(step, action, reward, step_info)` sees every training step, so the online
     learning curve is recorded on the same stream as every other policy's run.
     """
@@ -110,7 +114,7 @@ def train_dqn(
                 on_step(self.num_timesteps - 1, int(self.locals["actions"][0]), float(self.locals["rewards"][0]), info)
             return True
 
-    env = OffloadingEnv(scenario_config)
+    env = OffloadingEnv(world) if isinstance(world, OffloadingEnvConfig) else world
     params = config.model_dump()
     net_arch = params.pop("net_arch")
     model = sb3.DQN(

@@ -15,8 +15,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 # Generator streams spawned from the run seed: 0 belongs to the reference policies,
-# 1 and 2 to the ICL agent (exploration; fallback and pool-sample draws), 3 to bandits.
-REFERENCE_STREAM, EXPLORATION_STREAM, AGENT_STREAM, BANDIT_STREAM = 0, 1, 2, 3
+# 1 and 2 to the ICL agent (exploration; fallback and pool-sample draws), 3 to bandits,
+# 4 to the benches' choice of held-out (unseen) states.
+REFERENCE_STREAM, EXPLORATION_STREAM, AGENT_STREAM, BANDIT_STREAM, HOLDOUT_STREAM = 0, 1, 2, 3, 4
 
 
 def policy_generator(seed: int, stream: int = REFERENCE_STREAM) -> np.random.Generator:

@@ -1,13 +1,19 @@
 """What the openai backend tests replay, and how `scripts/record_cassettes.py` records it.
 
-One place for the vcrpy settings and the recorded calls, so that the recording and the
-replay cannot drift apart. Every request goes to the same path, so requests match on
-their body; identical prompts repeat, so playback repeats are allowed; Authorization
-and key headers never reach a cassette.
+One place for the vcrpy settings, the recorded calls and the llama.cpp server they are
+recorded against, so that the recording, the replay and the live parity test cannot
+drift apart. Requests match on their path and body; identical prompts repeat, so
+playback repeats are allowed; Authorization and key headers never reach a cassette.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import vcr
@@ -26,6 +32,68 @@ MESSAGES = [
 ]
 CANDIDATES = ["local", "offload"]
 RUN_ARGS = ["--backend", "openai", "--base-url", RECORD_BASE_URL, "--model", SERVER_MODEL, "--steps", "4", "--seed", "3", "--exploration", "none"]
+# Generate mode through the completions API: the reply continues the prompt's prefill
+# ("Decision:") as the llama-cpp backend's does, instead of a chat turn's prose.
+GENERATE_ARGS = [*RUN_ARGS, "--decision-mode", "generate"]
+# The parity run (issue 10): the default agent on 30 seeded steps, once through the
+# llama-cpp backend and once through the same weights behind llama_cpp.server's
+# completions API. The server's echo is slow (module note of agent/backends/openai_backend.py),
+# hence the long timeout and no retries (a retry would queue a second slow request).
+PARITY_STEPS = ["--steps", "30", "--seed", "1"]
+PARITY_HTTP = ["--api", "completions", "--timeout", "900", "--max-retries", "0"]
+
+
+def parity_openai_args(base_url: str) -> list[str]:
+    """`edge-icl run` arguments of the parity run's openai side, against `base_url`."""
+    return ["--backend", "openai", "--base-url", base_url, "--model", SERVER_MODEL, *PARITY_HTTP, *PARITY_STEPS]
+
+
+def server_weights() -> Path:
+    """The weights the llama-cpp backend runs by default (the F16 copy of the bundled GGUF): the server serves the same file."""
+    from agent.backends.llama_cpp import bundled_model_path, f16_copy
+
+    return f16_copy(bundled_model_path())
+
+
+def free_port() -> int:
+    """A 127.0.0.1 port free right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_llama_server(port: int, log: Path, deadline_s: float = 180.0) -> subprocess.Popen:
+    """`python -m llama_cpp.server` with the default weights on 127.0.0.1:`port`, with prompt log-probs
+    (`--logits_all`), greedy-capable and seeded; returns once /v1/models answers. Its output goes to
+    `log` (a file, not a pipe: a full pipe would block the talkative server); the caller stops it."""
+    command = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(server_weights()), "--model_alias", SERVER_MODEL,
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--seed", "0", "--logits_all", "true",
+    ]
+    with open(log, "w") as sink:
+        server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"llama_cpp.server exited with {server.returncode}; its log ends: {log.read_text()[-500:]}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+            return server
+        except OSError:
+            time.sleep(0.5)
+    stop_server(server)
+    raise RuntimeError(f"llama_cpp.server did not answer within {deadline_s:.0f} s; see {log}")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """Terminate the server (kill it if it does not stop within 30 s) and wait for it."""
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
 
 
 def _scrub_response(response: dict) -> dict:

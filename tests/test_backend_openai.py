@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from agent.backends.base import BackendUnavailable
 from agent.backends.openai_backend import OpenAIBackend
 from agent.cli import app
-from openai_cassettes import CANDIDATES, CASSETTE_DIR, MESSAGES, RECORD_BASE_URL, RUN_ARGS, SERVER_MODEL, use_cassette
+from openai_cassettes import CANDIDATES, CASSETTE_DIR, GENERATE_ARGS, MESSAGES, RECORD_BASE_URL, RUN_ARGS, SERVER_MODEL, use_cassette
 
-CASSETTES = ("openai_score.yaml", "openai_complete.yaml", "openai_run.yaml")
+CASSETTES = ("openai_score.yaml", "openai_complete.yaml", "openai_run.yaml", "openai_generate.yaml", "openai_parity.yaml")
 
 
 def replay(name: str):
@@ -27,15 +27,21 @@ def replay(name: str):
 
 @pytest.fixture
 def backend() -> OpenAIBackend:
-    return OpenAIBackend(model=SERVER_MODEL, base_url=RECORD_BASE_URL, api_key="sk-replay", max_retries=0)
+    """The chat API of the recording server (the score and complete cassettes)."""
+    return OpenAIBackend(model=SERVER_MODEL, base_url=RECORD_BASE_URL, api_key="sk-replay", max_retries=0, api="chat")
 
 
-def test_score_reads_first_token_logprobs(backend):
-    with replay("openai_score.yaml"):
+def test_chat_score_reads_one_tokens_top_20_and_censors_what_is_missing(backend):
+    with replay("openai_score.yaml") as cassette:
         scores = backend.score(MESSAGES, CANDIDATES)
         again = backend.score(MESSAGES, CANDIDATES)  # identical prompt: a playback repeat
+    request = json.loads(cassette.requests[0].body)
+    assert request["max_tokens"] == 1 and request["top_logprobs"] == 20
     assert scores.method == "top_logprobs" and set(scores.logprobs) == set(CANDIDATES)
-    assert any(math.isfinite(v) for v in scores.logprobs.values())
+    assert all(math.isfinite(v) for v in scores.logprobs.values())  # censored: a bound, never -inf
+    top = json.loads(cassette.responses[0]["body"]["string"])["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    for candidate in scores.censored:
+        assert scores.logprobs[candidate] == min(entry["logprob"] for entry in top)
     assert scores.logprobs == again.logprobs and scores.prompt_tokens > 0
 
 
@@ -53,6 +59,37 @@ def test_icl_run_through_an_openai_compatible_server(tmp_path, monkeypatch):
     summary = json.loads(result.stdout)
     assert summary["backend"] == "openai" and summary["model"] == SERVER_MODEL
     assert summary["llm_calls"] == 4 and summary["steps"] == 4
+    # no --api: one probe found that llama_cpp.server echoes prompt log-probs, so it scored by echo
+    (folder,) = tmp_path.iterdir()
+    records = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
+    assert {r["score_method"] for r in records} == {"echo"} and summary["parse_failures"] == 0
+
+
+def test_generate_mode_through_the_completions_api_continues_the_prefill_as_llama_cpp_does(tmp_path, monkeypatch):
+    # through a chat turn the bundled model wrote prose ("The best decision is to choose"):
+    # every step a parse failure; the completions API continues the prefill "Decision:" as
+    # the llama-cpp backend does on the same weights
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-replay")
+    with replay("openai_generate.yaml") as cassette:
+        result = CliRunner().invoke(app, ["run", "--json", "--out", str(tmp_path / "openai"), *GENERATE_ARGS])
+    assert result.exit_code == 0, result.output
+    paths = [request.path for request in cassette.requests]
+    assert paths[0] == "/v1/completions" and "/v1/chat/completions" not in paths
+    local_args = ["--backend", "llama-cpp", *GENERATE_ARGS[GENERATE_ARGS.index("--steps") :]]
+    local = CliRunner().invoke(app, ["run", "--json", "--out", str(tmp_path / "llama-cpp"), *local_args])
+    assert local.exit_code == 0, local.output
+
+    def replies(name: str) -> list[tuple[str, str]]:
+        (folder,) = (tmp_path / name).iterdir()
+        return [(r["reply"], r["decision"]) for r in map(json.loads, (folder / "transcript.jsonl").read_text().splitlines())]
+
+    ours, theirs = replies("openai"), replies("llama-cpp")
+    assert [decision for _, decision in ours] == [decision for _, decision in theirs]
+    # the same first word; later tokens may differ: llama_cpp.server applies its default
+    # repeat_penalty 1.1 (" (task, task type)" where llama-cpp repeats " (task, task, task")
+    assert [reply.split()[0] for reply, _ in ours] == [reply.split()[0] for reply, _ in theirs]
+    summary = json.loads(result.stdout)
+    assert summary["llm_calls"] == 4 and summary["parse_failures"] == json.loads(local.stdout)["parse_failures"] < 4
 
 
 def test_an_unrecorded_request_never_reaches_the_network(backend):

@@ -83,7 +83,9 @@ def test_transformers_backend_scores_the_bundled_model_as_llama_cpp_does():
     for prompt, candidates in ((MESSAGES, ["local", "offload"]), (prefilled, [" local", " offload"])):
         assert backend.render(prompt) == llama.render(prompt)  # the same chat template, prefill included
         ours, theirs = backend.score(prompt, candidates).logprobs, llama.score(prompt, candidates).logprobs
-        # the same weights (dequantized to float32 here, F16 in llama.cpp): the same scores, nearly
-        assert ours == pytest.approx(theirs, rel=0.02, abs=0.05)
+        # the same weights (dequantized to float32 here, F16 in llama.cpp, whose kernels and
+        # summation order depend on the CPU it was compiled for): the same scores to a relative
+        # 2e-2 (measured 1.2e-3 at most on Intel AVX2; the answers' log-probs are -6 to -16)
+        assert ours == pytest.approx(theirs, rel=0.02)
         assert max(ours, key=ours.get) == max(theirs, key=theirs.get)
     assert backend.complete(MESSAGES, max_tokens=4).text == backend.complete(MESSAGES, max_tokens=4).text

@@ -90,3 +90,15 @@ def test_summary_json_is_strict_json_with_null_for_non_finite_numbers(tmp_path):
 
     assert json.loads((folder.path / "summary.json").read_text(), parse_constant=refuse) == {"a": None, "b": [None, 1.5], "c": {"d": None}}
     assert json.loads((folder.path / "transcript.jsonl").read_text(), parse_constant=refuse) == {"x": None}
+
+
+def test_transformers_model_path_that_is_a_text_file(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a model\n")
+    message = one_line_error(tmp_path, "--backend", "transformers", "--model-path", str(text), "--steps", "2")
+    assert "is a file but not a GGUF" in message
+
+
+def test_openai_key_set_but_empty(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    assert "OPENAI_API_KEY is not set or empty" in one_line_error(tmp_path, "--backend", "openai", "--steps", "2")

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from typer.testing import CliRunner
 
 from agent.cli import app
@@ -21,3 +23,19 @@ def test_bench_backend_reports_reuse_and_accuracy_side_by_side():
         assert 0.0 <= row["accuracy_vs_oracle"] <= 1.0 and set(row["per_seed"]) == {"0"}
     # the default layout copies the pool's decision (calibrated margins >= 0.4 nats on these queries)
     assert layouts["closest example last, calibrated"]["copy_accuracy"] >= 0.8
+
+
+@pytest.mark.slow
+def test_bench_backend_holdout_splits_every_accuracy_into_seen_and_unseen_beside_lookup_and_bandit():
+    result = CliRunner().invoke(app, ["bench", "backend", "--decisions", "10", "--seeds", "1", "--seed", "1", "--holdout", "0.5", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    held = report["holdout"]["held_out"]["1"]
+    assert report["holdout"]["fraction"] == 0.5 and len(held) == 8  # half of 4 services x 4 token levels
+    rows = {**report["accuracy"], **report["baselines"]}
+    assert set(report["baselines"]) == {"lookup", "bandit"}
+    for row in rows.values():
+        assert {"accuracy_seen", "accuracy_unseen"} <= set(row)
+        assert row["accuracy_seen"] is not None and row["accuracy_unseen"] is not None
+    # lookup copies the pool wherever the pool has the query's state
+    assert report["baselines"]["lookup"]["copy_accuracy"] == 1.0

@@ -54,3 +54,12 @@ def test_same_seed_same_training():
 def test_unknown_hyper_parameter_is_rejected():
     with pytest.raises(ValueError, match="learning_rat"):
         DQNConfig(learning_rat=0.1)
+
+
+def test_dqn_takes_any_offloading_env_and_trains_on_its_stream():
+    from environment.offloading_v1 import OffloadingV1Env, OffloadingV1Task
+
+    seen = []
+    train_dqn(OffloadingV1Env(), seed=1, steps=60, config=DQNConfig(learning_starts=16), on_step=lambda *args: seen.append(args))
+    oracle = run_policy(OraclePolicy(), OffloadingV1Env(), OffloadingV1Task(), 60, seed=1)
+    assert [info["executed_request"]["n_tokens"] for *_, info in seen] == [r["n_tokens"] for r in oracle.rows]

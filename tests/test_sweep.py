@@ -22,6 +22,8 @@ from agent.cli.sweep_engine import TIMING_COLUMNS
 from agent.cli.sweep_figures import metric_by_policy, paired_difference
 from agent.cli.sweep_folder import SweepFolder
 from agent.cli.sweep_spec import load_sweep
+from agent.settings import AgentSettings
+from solvers.agent_baselines import NO_LLM_BASELINES
 
 ROOT = Path(__file__).resolve().parent.parent
 TERSE = str(ROOT / "examples" / "prompts" / "offloading-terse")
@@ -65,7 +67,7 @@ def test_a_serial_sweep_writes_one_row_per_cell_and_every_step(tmp_path):
     assert (row["policy"], row["variant"], row["radio.n_users"], row["seed"], row["status"]) == ("random", "", "20", "1", "ok")
     problem = PROBLEMS["offloading"]
     world = problem.config({"radio": {"n_users": 20}})
-    direct = run_policy(problem.policies["random"](1, world), problem.env(world), problem.task(), 20, 1)
+    direct = run_policy(problem.policies["random"](1, world), problem.env(world), problem.task(world), 20, 1)
     assert float(row["mean_reward"]) == pytest.approx(direct.summary["mean_reward"], rel=1e-12)
     assert [s["reward"] for s in steps if s["cell_id"] == "random__-__w1__s1"] == [str(r["reward"]) for r in direct.rows]
     figure = tmp_path / "out" / "by_policy_mean_reward.png"
@@ -87,6 +89,23 @@ def test_a_failing_cell_is_recorded_with_its_one_line_error_and_resume_runs_only
     resumed = sweep("--resume", str(out), "--executor", "serial")
     assert resumed["ran"] == 2 and resumed["failed"] == 2  # only the failed cells ran again
     assert len(table(out)) == 4
+
+
+def test_lookup_runs_per_variant_with_the_variants_agent_settings_and_no_llm(tmp_path):
+    spec = {"problem": "offloading", "policies": ["lookup", "bandit"], "seeds": [0, 1], "steps": 30,
+            "agent": {"epsilon": 0.3}, "variants": {"latest": {"pool": "latest", "pool_size": 4}, "relevant": {}}}
+    summary = sweep(str(write_spec(tmp_path, spec)), "--out", str(tmp_path / "out"), "--executor", "serial")
+    rows = table(tmp_path / "out")
+    assert summary["cells"] == 2 * 2 + 2 and summary["failed"] == 0 and summary["llm_calls"] == summary["cache_hits"] == 0
+    assert {r["variant"] for r in rows.values() if r["policy"] == "bandit"} == {""}  # the bandit takes no agent settings
+    problem = PROBLEMS["offloading"]
+    world = problem.config(None)
+    for variant, settings in (("latest", AgentSettings(epsilon=0.3, pool="latest", pool_size=4)), ("relevant", AgentSettings(epsilon=0.3))):
+        task = problem.task(world)
+        direct = run_policy(NO_LLM_BASELINES["lookup"](task, settings, 1), problem.env(world), task, 30, 1)
+        assert float(rows[f"lookup__{variant}__w0__s1"]["mean_reward"]) == pytest.approx(direct.summary["mean_reward"], rel=1e-12)
+        assert rows[f"lookup__{variant}__w0__s1"]["llm_decisions"] == "0"
+    assert rows["lookup__latest__w0__s0"]["mean_reward"] != rows["lookup__relevant__w0__s0"]["mean_reward"]
 
 
 class StoppedAfter(Exception):

@@ -56,7 +56,8 @@ def test_a_relative_prompt_folder_is_read_from_the_spec_files_folder(tmp_path):
     sweep = load_sweep(ROOT / "examples" / "sweep-prompts.yaml")
     assert Path(sweep.variants["terse"].prompt) == ROOT / "examples" / "prompts" / "offloading-terse"
     assert sweep.variants["paper"].prompt is None
-    assert len(sweep.cells) == 2 * 3 + 3 and sweep.spec.compared() == ("paper", "terse")
+    assert sweep.spec.policies == ["icl", "lookup"] and sweep.spec.compared() == ("paper", "terse")
+    assert len(sweep.cells) == 2 * 2 * 3  # icl and lookup, each per prompt variant and seed
 
 
 def test_set_dotted_puts_a_value_at_its_path_and_leaves_the_input_alone():

@@ -20,6 +20,10 @@ class Message(TypedDict):
     content: str
 
 
+# Most characters of a raw server reply a Completion or Scores carries (the transcript keeps it).
+RAW_REPLY_CAP = 4096
+
+
 class BackendError(RuntimeError):
     """A backend call failed for good (after the SDK's last retry); the message is one line."""
 
@@ -40,6 +44,10 @@ class Completion:
     evaluated_tokens: prompt tokens actually run through the model (less than
         `prompt_tokens` when a cached prefix was reused); None when unknown.
     latency_s: wall-clock seconds of the call.
+    raw_reply: a server reply the backend could not read as an answer (malformed JSON,
+        no choices, no or runaway content), at most RAW_REPLY_CAP characters; `text` is
+        then empty, so the reply names no decision. None for a normal reply.
+    raw_reply_chars: the full length of that raw reply.
     """
 
     text: str
@@ -47,6 +55,8 @@ class Completion:
     completion_tokens: int
     latency_s: float
     evaluated_tokens: int | None = None
+    raw_reply: str | None = None
+    raw_reply_chars: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,8 @@ class Scores:
     censored: candidates the backend could not see (missing from a server's top-k
         log-probs): their value in `logprobs` is an upper bound (the k-th log-prob), not
         the log-probability itself.
+    raw_reply, raw_reply_chars: as in `Completion`: a reply the backend could not read
+        (every candidate is then -inf, so it names no decision).
     """
 
     logprobs: dict[str, float]
@@ -70,6 +82,8 @@ class Scores:
     evaluated_tokens: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
     censored: frozenset[str] = frozenset()
+    raw_reply: str | None = None
+    raw_reply_chars: int | None = None
 
     def best(self) -> str:
         """The argmax of eq. (6); ties go to the first candidate."""
@@ -78,6 +92,17 @@ class Scores:
     def finite(self) -> dict[str, float | None]:
         """The log-probs with -inf written as None (for JSON)."""
         return {c: (v if math.isfinite(v) else None) for c, v in self.logprobs.items()}
+
+
+def capped(text: str) -> tuple[str, int]:
+    """A raw reply cut to RAW_REPLY_CAP characters, and its full length."""
+    return text[:RAW_REPLY_CAP], len(text)
+
+
+def bare_word(answer: str) -> str:
+    """A candidate answer as the decision word a reply would name: no surrounding spaces or
+    punctuation, lower case (" local" from answer.j2 -> "local")."""
+    return answer.strip().strip(".,;:!?\"'()[]*`").lower()
 
 
 @runtime_checkable

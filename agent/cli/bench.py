@@ -10,14 +10,19 @@ papers/icl-task-offloading.txt, section IV: reward, convergence).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.table import Table
+from scipy import stats
 
 from agent.cli.run_folder import CsvAppender, read_csv_rows, read_jsonl, write_jsonl
+from agent.experience import Keywords
+from solvers.policy import HOLDOUT_STREAM, policy_generator
 
 RowCallback = Callable[[dict[str, Any]], None]
 # Runs one policy on one seed's stream for so many steps, handing each row to the callback.
@@ -35,6 +40,10 @@ class BenchSettings:
     agent: dict[str, Any] = field(default_factory=dict)  # AgentSettings of the ICL policies
     config: dict[str, Any] = field(default_factory=dict)  # the problem's config
     problem: str = "offloading"
+    # Requests every policy plays before the recorded ones: {"steps": N, "config": the
+    # world at the fill load} (Offloading-v1's unseen load levels); empty: none.
+    fill: dict[str, Any] = field(default_factory=dict)
+    holdout: float = 0.0  # share of keyword combinations held out of every learner's memory (unseen states)
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
@@ -71,6 +80,80 @@ def learning_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
         "decision_accuracy": float(np.mean([int(r["action"]) == int(r["oracle_action"]) for r in rows])) if has_oracle else None,
         "steps_to_95": float(steps_to_fraction(rewards)),
     }
+
+
+def held_out_states(states: Sequence[Keywords], fraction: float, seed: int) -> frozenset[Keywords]:
+    """A seeded choice of `fraction` of the keyword combinations `states` (at least one when fraction > 0).
+
+    The same seed holds out the same states for every policy (stream HOLDOUT_STREAM of
+    the seed); their experiences never enter a pool and a bandit never learns from them.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"--holdout: need a fraction in [0, 1), got {fraction}")
+    if fraction == 0.0 or not states:
+        return frozenset()
+    count = min(len(states) - 1, max(1, int(round(fraction * len(states)))))
+    chosen = policy_generator(seed, HOLDOUT_STREAM).choice(len(states), size=count, replace=False)
+    return frozenset(states[i] for i in sorted(chosen))
+
+
+def split_accuracy(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Decision accuracy vs the oracle on seen and on held-out (unseen) states; rows carry `held_out` (0/1)."""
+    if not rows or "held_out" not in rows[0] or "oracle_action" not in rows[0]:
+        return {}
+    result: dict[str, float | None] = {}
+    for name, flag in (("decision_accuracy_seen", 0), ("decision_accuracy_unseen", 1)):
+        hits = [int(r["action"]) == int(r["oracle_action"]) for r in rows if int(r["held_out"]) == flag]
+        result[name] = float(np.mean(hits)) if hits else None
+    return result
+
+
+def paired_difference(first: dict[int, float | None], second: dict[int, float | None]) -> dict[str, Any]:
+    """first - second, paired by seed: mean, standard deviation and 95% t-interval over the seeds both have."""
+    seeds = sorted(s for s in first if s in second and first[s] is not None and second[s] is not None)
+    diffs = np.array([float(first[s]) - float(second[s]) for s in seeds])  # type: ignore[arg-type]
+    if diffs.size == 0:
+        return {"mean": None, "std": None, "ci95": None, "seeds": 0, "per_seed": {}}
+    std = float(diffs.std(ddof=1)) if diffs.size > 1 else None
+    half = float(stats.t.ppf(0.975, diffs.size - 1) * std / math.sqrt(diffs.size)) if std is not None else None
+    mean = float(diffs.mean())
+    return {
+        "mean": mean,
+        "std": std,
+        "ci95": [mean - half, mean + half] if half is not None else None,
+        "seeds": int(diffs.size),
+        "per_seed": {str(s): float(d) for s, d in zip(seeds, diffs)},
+    }
+
+
+def llm_lift(
+    groups: dict[tuple[str, int], list[dict[str, Any]]],
+    metrics: Metrics,
+    keys: Iterable[str],
+    icl: str = "icl",
+    lookup: str = "lookup",
+) -> dict[str, dict[str, Any]]:
+    """LLM lift = ICL - lookup per metric, paired by seed (`paired_difference`); {} when either did not run."""
+    per_seed = {name: {seed: metrics(rows) for (policy, seed), rows in groups.items() if policy == name} for name in (icl, lookup)}
+    if not per_seed[icl] or not per_seed[lookup]:
+        return {}
+    return {
+        key: paired_difference({s: m.get(key) for s, m in per_seed[icl].items()}, {s: m.get(key) for s, m in per_seed[lookup].items()})
+        for key in keys
+    }
+
+
+def lift_table(title: str, lift: dict[str, dict[str, Any]]) -> Table:
+    """LLM lift = ICL - lookup per metric: mean, std and 95% interval over seeds (paired by seed)."""
+    out = Table(title=title)
+    for column in ("metric", "mean", "std", "95% interval", "per seed"):
+        out.add_column(column, justify="right")
+    for metric, d in lift.items():
+        if d["mean"] is None:
+            continue
+        interval = "-" if d["ci95"] is None else f"[{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+        out.add_row(metric, f"{d['mean']:+.3f}", "-" if d["std"] is None else f"{d['std']:.3f}", interval, " ".join(f"{v:+.2f}" for v in d["per_seed"].values()))
+    return out
 
 
 def aggregate(
@@ -136,14 +219,18 @@ def run_bench(
     runners: dict[str, PolicyRunner],
     on_group_start: Callable[[str, int], None] | None = None,
     on_row: RowCallback | None = None,
+    expected_rows: Callable[[str, int], int] | None = None,
 ) -> dict[tuple[str, int], list[dict[str, Any]]]:
     """Run every (policy, seed) group not finished yet in `run_dir`; return all groups.
 
     `runners[name]` runs one policy; rows are tagged with policy and seed and appended to
-    `steps.csv` one by one.
+    `steps.csv` one by one. A group is finished when it holds `settings.steps` rows, or
+    `expected_rows(policy, seed)` where a run's length is not its step count (a run of
+    whole episodes of varying length).
     """
     table = BenchCSV(run_dir / "steps.csv")
-    groups = {key: rows for key, rows in table.load().items() if len(rows) == settings.steps}
+    expected = expected_rows or (lambda name, seed: settings.steps)
+    groups = {key: rows for key, rows in table.load().items() if len(rows) == expected(*key)}
     table.rewrite(groups)
     transcript = run_dir / "transcript.jsonl"
     if transcript.exists():  # an unfinished group is rerun from its start: its records go too

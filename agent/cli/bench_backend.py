@@ -5,7 +5,12 @@ oracle on a seeded stream) the ICL agent (Zhou et al., papers/icl-task-offloadin
 III) decides a fixed stream of queries by eq. (5)-(6) with the llama-cpp backend.
 Latency: the same decisions with prefix reuse on and off, interleaved one by one so that
 both see the same machine load; reported as medians. Accuracy: how often the decision
-equals the oracle's (and the pool's decision for the same keywords), per prompt layout.
+equals the oracle's (and the pool's decision for the same keywords), per prompt layout,
+beside the agent's no-LLM baselines on the same pools and queries: `lookup` (the closest
+good example's decision) and `bandit` (UCB1, trained on the requests that filled the pool,
+deciding by its own plays). `--holdout F` keeps a seeded share F of the keyword
+combinations out of the pools and the bandit's learning, and splits every accuracy into
+seen and unseen states: where an LLM could beat retrieval.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from rich.table import Table
 from agent.backends.base import BackendUnavailable
 from agent.backends.llama_cpp import LlamaCppBackend
 from agent.cli.app import bench_app, fail, progress_bar, read_config
+from agent.cli.bench import held_out_states
 from agent.cli.run_folder import dumps
 from agent.experience import Keywords, PrioritizedPool, as_keywords
 from agent.exploration import EpsilonGreedy, EpsilonSchedule
@@ -31,7 +37,12 @@ from agent.icl import ICLAgent
 from agent.prompting import PromptError, TaskPrompt
 from agent.settings import AgentSettings
 from environment.offloading import DECISIONS, OffloadingEnv, OffloadingEnvConfig, OffloadingTask
+from solvers.bandit import ContextualBandit
+from solvers.lookup import LookupAgent
 from solvers.policy import AGENT_STREAM, EXPLORATION_STREAM, policy_generator
+
+
+FILL_STEPS = 400  # requests the oracle plays to fill each pool
 
 
 @dataclass(frozen=True)
@@ -42,8 +53,16 @@ class Query:
     oracle_action: int
 
 
-def fixed_pool_and_queries(config: OffloadingEnvConfig, seed: int, fill_steps: int, n_queries: int) -> tuple[PrioritizedPool, list[Query]]:
-    """A prioritized pool filled by the oracle over `fill_steps` requests, then the next `n_queries` requests."""
+def offloading_states(config: OffloadingEnvConfig) -> list[Keywords]:
+    """Every keyword combination of the offloading problem (service type x token level)."""
+    env = OffloadingEnv(config)
+    return [(("service_type", s), ("token_size", t)) for s in env.service_names for t in env.token_level_names]
+
+
+def fixed_pool_and_queries(
+    config: OffloadingEnvConfig, seed: int, fill_steps: int, n_queries: int, held_out: frozenset[Keywords] = frozenset()
+) -> tuple[PrioritizedPool, list[Query]]:
+    """A prioritized pool filled by the oracle over `fill_steps` requests (none of a `held_out` state), then the next `n_queries` requests."""
     env = OffloadingEnv(config)
     _, info = env.reset(seed=seed)
     pool = PrioritizedPool(capacity=64)
@@ -55,40 +74,78 @@ def fixed_pool_and_queries(config: OffloadingEnvConfig, seed: int, fill_steps: i
         if step >= fill_steps:
             queries.append(Query(keywords, action))
         _, reward, _, truncated, step_info = env.step(action)
-        if step < fill_steps:
+        if step < fill_steps and keywords not in held_out:
             pool.add(keywords, DECISIONS[action], reward, step_info["quality_met"], step)
         info = step_info if not truncated else env.reset()[1]
     return pool, queries
 
 
-def agent_on_pool(backend: LlamaCppBackend, prompt: TaskPrompt, pool: PrioritizedPool, settings: AgentSettings, seed: int) -> ICLAgent:
-    """An ICL agent that never explores, deciding on the fixed pool."""
+def agent_on_pool(
+    backend: LlamaCppBackend | None, prompt: TaskPrompt, pool: PrioritizedPool, settings: AgentSettings, seed: int, kind: type[ICLAgent] = ICLAgent
+) -> ICLAgent:
+    """An ICL agent (or its `lookup` twin, with no backend) that never explores, deciding on the fixed pool."""
     exploration = EpsilonGreedy(EpsilonSchedule(kind="none"), policy_generator(seed, EXPLORATION_STREAM))
-    return ICLAgent(prompt.task, backend, prompt, pool, exploration, policy_generator(seed, AGENT_STREAM), settings)
+    return kind(prompt.task, backend, prompt, pool, exploration, policy_generator(seed, AGENT_STREAM), settings)
 
 
-def accuracy(agent: ICLAgent, pool: PrioritizedPool, queries: list[Query]) -> dict[str, Any]:
-    """Decision accuracy vs the oracle and vs the pool's decision for the same keywords."""
+def seen_unseen(decided: list[int], queries: list[Query], held_out: frozenset[Keywords]) -> dict[str, float | None]:
+    """Accuracy vs the oracle on queries of seen and of held-out states (empty without a holdout)."""
+    if not held_out:
+        return {}
+    split: dict[str, float | None] = {}
+    for name, unseen in (("accuracy_seen", False), ("accuracy_unseen", True)):
+        hits = [d == q.oracle_action for d, q in zip(decided, queries) if (q.keywords in held_out) == unseen]
+        split[name] = float(np.mean(hits)) if hits else None
+    return split
+
+
+def accuracy(agent: ICLAgent, pool: PrioritizedPool, queries: list[Query], held_out: frozenset[Keywords] = frozenset()) -> dict[str, Any]:
+    """Decision accuracy vs the oracle and vs the pool's decision for the same keywords (seen / unseen with a holdout)."""
     pooled = {e.keywords: DECISIONS.index(e.decision) for e in pool.examples()}
     candidates = agent.task.candidates({})
-    decided = [agent.decide_by_llm(q.keywords, candidates)[0] for q in queries]
+    decided = []
+    for q in queries:
+        choice = agent.decide_by_llm(q.keywords, candidates)[0]
+        decided.append(agent._fallback(candidates) if choice is None else choice)
     covered = [(d, pooled[q.keywords]) for d, q in zip(decided, queries) if q.keywords in pooled]
     return {
         "accuracy_vs_oracle": float(np.mean([d == q.oracle_action for d, q in zip(decided, queries)])),
+        **seen_unseen(decided, queries, held_out),
         "copy_accuracy": float(np.mean([d == p for d, p in covered])) if covered else None,
-        "median_ms": float(np.median(agent.stats.llm_latency_s) * 1000),
+        "median_ms": float(np.median(agent.stats.llm_latency_s) * 1000) if agent.stats.llm_latency_s else None,
     }
+
+
+def bandit_accuracy(config: OffloadingEnvConfig, seed: int, fill_steps: int, queries: list[Query], held_out: frozenset[Keywords]) -> dict[str, Any]:
+    """The bandit plays the `fill_steps` requests that filled the pool (learning, except on held-out
+    states), then decides the queries (the next requests of the same stream) without learning."""
+    env, task = OffloadingEnv(config), OffloadingTask()
+    bandit = ContextualBandit.from_settings(task, None, seed, held_out=held_out)
+    observation, info = env.reset(seed=seed)
+    decided = []
+    for step in range(fill_steps + len(queries)):
+        action = bandit.act(observation, info)
+        if step >= fill_steps:
+            decided.append(action)
+        next_observation, reward, _, truncated, step_info = env.step(action)
+        if step < fill_steps:
+            bandit.observe(observation, info, action, reward, step_info)
+        observation, info = (next_observation, step_info) if not truncated else env.reset()
+    return {"accuracy_vs_oracle": float(np.mean([d == q.oracle_action for d, q in zip(decided, queries)])), **seen_unseen(decided, queries, held_out)}
 
 
 def mean_accuracy(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """Accuracies averaged over the pools, with each pool's own numbers."""
-    copies = [r["copy_accuracy"] for r in per_seed.values() if r["copy_accuracy"] is not None]
-    return {
-        "accuracy_vs_oracle": float(np.mean([r["accuracy_vs_oracle"] for r in per_seed.values()])),
-        "copy_accuracy": float(np.mean(copies)) if copies else None,
-        "median_ms": float(np.median([r["median_ms"] for r in per_seed.values()])),
-        "per_seed": {str(s): r for s, r in per_seed.items()},
-    }
+    first = next(iter(per_seed.values()))
+    means: dict[str, Any] = {}
+    for key in ("accuracy_vs_oracle", "accuracy_seen", "accuracy_unseen", "copy_accuracy"):
+        if key in first:
+            values = [r[key] for r in per_seed.values() if r.get(key) is not None]
+            means[key] = float(np.mean(values)) if values else None
+    latencies = [r["median_ms"] for r in per_seed.values() if r.get("median_ms") is not None]
+    if "median_ms" in first:
+        means["median_ms"] = float(np.median(latencies)) if latencies else None
+    return {**means, "per_seed": {str(s): r for s, r in per_seed.items()}}
 
 
 @bench_app.command("backend")
@@ -102,6 +159,7 @@ def bench_backend(
     threads: int | None = typer.Option(None, help="llama.cpp threads (default: every core)."),
     config: Path | None = typer.Option(None, "--config", help="YAML config of the world."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    holdout: float = typer.Option(0.0, "--holdout", min=0.0, max=0.99, help="Share of keyword combinations held out of the pools and the bandit (unseen states)."),
 ) -> None:
     """ms and prompt tokens evaluated per decision, prefix reuse on vs off; accuracy vs the oracle."""
     scenario = read_config(config)
@@ -111,7 +169,9 @@ def bench_backend(
     except (PromptError, BackendUnavailable) as error:
         fail(str(error))
     stream_seeds = list(range(seed, seed + seeds))
-    streams = {k: fixed_pool_and_queries(scenario, k, fill_steps=400, n_queries=decisions) for k in stream_seeds}
+    states = offloading_states(scenario)
+    held = {k: held_out_states(states, holdout, k) for k in stream_seeds}
+    streams = {k: fixed_pool_and_queries(scenario, k, fill_steps=FILL_STEPS, n_queries=decisions, held_out=held[k]) for k in stream_seeds}
     pool, queries = streams[seed]
     # prompt layouts, each as settings for a pool of n examples
     layouts: dict[str, Callable[[int], AgentSettings]] = {
@@ -124,6 +184,8 @@ def bench_backend(
     results: dict[str, Any] = {
         "model": backend.model, "decisions": decisions, "pool_size": len(pool), "seed": seed, "accuracy_seeds": stream_seeds,
     }
+    if holdout:
+        results["holdout"] = {"fraction": holdout, "held_out": {str(k): [dict(s) for s in sorted(v)] for k, v in held.items()}}
     with progress_bar(disable=as_json) as progress:
         task = progress.add_task("reuse on/off", total=2 * decisions + len(layouts) * seeds * decisions)
         default = AgentSettings()
@@ -152,9 +214,16 @@ def bench_backend(
             per_seed = {}
             for pool_seed, (seed_pool, seed_queries) in streams.items():
                 deciding = agent_on_pool(backend, offloading_prompt, seed_pool, layout(len(seed_pool)), pool_seed)
-                per_seed[pool_seed] = accuracy(deciding, seed_pool, seed_queries)
+                per_seed[pool_seed] = accuracy(deciding, seed_pool, seed_queries, held[pool_seed])
                 progress.advance(task, decisions)
             results["accuracy"][name] = mean_accuracy(per_seed)
+        # the no-LLM baselines on the same pools and queries (the default settings' layout for lookup)
+        results["baselines"] = {
+            "lookup": mean_accuracy(
+                {k: accuracy(agent_on_pool(None, offloading_prompt, p, default, k, LookupAgent), p, q, held[k]) for k, (p, q) in streams.items()}
+            ),
+            "bandit": mean_accuracy({k: bandit_accuracy(scenario, k, FILL_STEPS, q, held[k]) for k, (_, q) in streams.items()}),
+        }
     if as_json:
         typer.echo(dumps(results, indent=2))
         return
@@ -167,10 +236,16 @@ def bench_backend(
     console.print(table)
     console.print(f"latency ratio off/on: {results['latency_ratio_off_over_on']:.2f}")
     accuracy_table = Table(title=f"decision accuracy on fixed pools, mean over seeds {', '.join(map(str, stream_seeds))}")
-    for column in ("prompt layout", "vs oracle", "per seed", "copies pool", "median ms"):
+    split = ("seen", "unseen") if holdout else ()
+    for column in ("prompt layout", "vs oracle", *split, "per seed", "copies pool", "median ms"):
         accuracy_table.add_column(column, justify="right")
-    for name, row in results["accuracy"].items():
-        copy = "-" if row["copy_accuracy"] is None else f"{row['copy_accuracy']:.3f}"
+    rows = {**results["accuracy"], **{f"{name} (no LLM)": row for name, row in results["baselines"].items()}}
+    for name, row in rows.items():
+        cells = [f"{row['accuracy_vs_oracle']:.3f}", *(_cell(row.get(f"accuracy_{s}")) for s in split)]
         each = " ".join(f"{r['accuracy_vs_oracle']:.2f}" for r in row["per_seed"].values())
-        accuracy_table.add_row(name, f"{row['accuracy_vs_oracle']:.3f}", each, copy, f"{row['median_ms']:.0f}")
+        accuracy_table.add_row(name, *cells, each, _cell(row.get("copy_accuracy")), _cell(row.get("median_ms"), "{:.0f}"))
     console.print(accuracy_table)
+
+
+def _cell(value: float | None, form: str = "{:.3f}") -> str:
+    return "-" if value is None else form.format(value)

@@ -15,9 +15,18 @@ from typing import Any
 import gymnasium as gym
 from pydantic import BaseModel
 
+from agent.settings import AgentSettings
+from environment.association import AssociationEnv, AssociationTask, association_env_config
+from environment.caching import CachingEnv, CachingTask, caching_config
 from environment.config import read_yaml
 from environment.decision_task import DecisionTask
+from environment.inference import llm_profile
 from environment.offloading import OffloadingEnv, OffloadingTask, offloading_env_config
+from environment.offloading_v1 import OffloadingV1Config, OffloadingV1Env, OffloadingV1Task, offloading_v1_config
+from solvers.agent_baselines import NO_LLM_BASELINES
+from solvers.association_online import LeastDelayPolicy, RandomNodePolicy
+from solvers.caching import RULES, RuleAsPolicy
+from solvers.offloading_greedy import QueueGreedyPolicy
 from solvers.policy import Policy, policy_generator
 from solvers.reference import REFERENCE_POLICIES, reference_policy
 
@@ -33,14 +42,15 @@ class Problem:
     name: its name on the command line (`--problem`), in run folder names and tables.
     config: validates a config mapping (None: the defaults) into the problem's config model.
     env: builds its Gymnasium environment from that config.
-    task: builds its `DecisionTask` (the text face the ICL agent reads).
+    task: builds its `DecisionTask` (the text face the ICL agent reads) from that config
+        (caching: the config's model names are the task's decisions).
     policies: its non-LLM policies by name (oracle, baselines, solvers).
     """
 
     name: str
     config: Callable[[dict[str, Any] | None], BaseModel]
     env: Callable[[Any], gym.Env]
-    task: Callable[[], DecisionTask]
+    task: Callable[[Any], DecisionTask]
     policies: dict[str, PolicyFactory] = field(default_factory=dict)
 
     def load_config(self, path: str | Path | None) -> BaseModel:
@@ -61,12 +71,71 @@ def _reference(name: str) -> PolicyFactory:
     return lambda seed, config: reference_policy(name, policy_generator(seed))
 
 
+def _no_llm(name: str, task: Callable[[Any], DecisionTask]) -> PolicyFactory:
+    """The agent's no-LLM baseline `name` on the problem's task, with the default agent settings."""
+    return lambda seed, config: NO_LLM_BASELINES[name](task(config), AgentSettings(), seed)
+
+
+def _with_no_llm(task: Callable[[Any], DecisionTask], policies: dict[str, PolicyFactory]) -> dict[str, PolicyFactory]:
+    """`policies` plus the agent's no-LLM baselines (lookup, bandit) on `task`: every problem the agent plays has them."""
+    return {**policies, **{name: _no_llm(name, task) for name in NO_LLM_BASELINES}}
+
+
 register_problem(
     Problem(
         name="offloading",
         config=offloading_env_config,
         env=OffloadingEnv,
-        task=OffloadingTask,
-        policies={name: _reference(name) for name in REFERENCE_POLICIES},
+        task=lambda config: OffloadingTask(),
+        policies=_with_no_llm(lambda config: OffloadingTask(), {name: _reference(name) for name in REFERENCE_POLICIES}),
+    )
+)
+
+register_problem(
+    Problem(
+        name="association",
+        config=association_env_config,
+        env=AssociationEnv,
+        task=lambda config: AssociationTask(),
+        policies=_with_no_llm(
+            lambda config: AssociationTask(),
+            {
+                "least-delay": lambda seed, config: LeastDelayPolicy(),
+                "random": lambda seed, config: RandomNodePolicy(policy_generator(seed)),
+            },
+        ),
+    )
+)
+
+
+def _rule(name: str) -> PolicyFactory:
+    return lambda seed, config: RuleAsPolicy(RULES[name]())
+
+
+# Eviction at a ground BS (least-AoT paper, IV-C): one step = one eviction decision. The
+# online rules run as policies; Belady and the MILP read the whole trace and stay in
+# `edge-icl bench caching`.
+register_problem(
+    Problem(
+        name="caching",
+        config=caching_config,
+        env=CachingEnv,
+        task=CachingTask,
+        policies=_with_no_llm(CachingTask, {name: _rule(name) for name in RULES}),
+    )
+)
+
+
+def _greedy(seed: int, config: OffloadingV1Config) -> QueueGreedyPolicy:
+    return QueueGreedyPolicy(llm_profile(config.edge.llm).quality_index)
+
+
+register_problem(
+    Problem(
+        name="offloading-v1",
+        config=offloading_v1_config,
+        env=OffloadingV1Env,
+        task=lambda config: OffloadingV1Task(),
+        policies=_with_no_llm(lambda config: OffloadingV1Task(), {**{name: _reference(name) for name in REFERENCE_POLICIES}, "greedy": _greedy}),
     )
 )

@@ -54,10 +54,15 @@ def summary_table(title: str, summaries: dict[str, dict[str, Any]]) -> Table:
 @with_agent_options
 def run(
     problem: str = typer.Option("offloading", help=f"Decision problem: {' | '.join(PROBLEMS)}."),
-    policy: str = typer.Option("icl", help="Decision maker: icl, or one of the problem's policies (offloading: oracle | random | all-local | all-offload)."),
+    policy: str = typer.Option(
+        "icl",
+        help="Decision maker: icl, or one of the problem's policies ("
+        + "; ".join(f"{name}: {' | '.join(p.policies)}" for name, p in PROBLEMS.items())
+        + ").",
+    ),
     steps: int = typer.Option(50, min=1, help="Number of decisions (environment steps)."),
     seed: int = typer.Option(0, help="Run seed: the same seed gives the same world and stream."),
-    config: Path | None = typer.Option(None, "--config", help="YAML config of the problem (offloading: sections radio, tasks, offloading)."),
+    config: Path | None = typer.Option(None, "--config", help="YAML config of the problem (offloading: sections radio, tasks, offloading; offloading-v1: radio, uplink, requests, edge, cloud, reward; caching: CachingConfig fields)."),
     out: Path = typer.Option(Path("runs"), help="Parent folder of the run folder."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of a table."),
     resume: Path | None = typer.Option(
@@ -92,6 +97,8 @@ def run(
         **({"icl": settings.model_dump(mode="json")} if settings is not None else {}),
     }
     folder.write_config(config_dump)
+    if isinstance(decision_maker, ICLAgent):
+        folder.copy_templates(decision_maker.prompt.folder)
     execute(folder, chosen, decision_maker, world, config_dump, as_json)
 
 
@@ -106,7 +113,7 @@ def build_policy(problem: Problem, policy: str, world: Any, settings: AgentSetti
     if policy != "icl":
         return problem.policies[policy](seed, world)
     try:
-        agent = ICLAgent.from_settings(problem.task(), settings or AgentSettings(), seed)
+        agent = ICLAgent.from_settings(problem.task(world), settings or AgentSettings(), seed)
     except (ValueError, PromptError, BackendUnavailable) as error:
         fail(str(error))
     agent.on_warning = lambda message: note(f"warning: {message}", "bold yellow")
@@ -157,7 +164,7 @@ def execute(
     """
     settings = config_dump["run"]
     policy, steps, seed = settings["policy"], int(settings["steps"]), int(settings["seed"])
-    task = problem.task()
+    task = problem.task(world)
     done, records = steps_done(folder, decision_maker) if resuming else ([], {})
     if resuming and len(done) >= steps:
         note(f"{folder.path} already holds all {steps} steps; writing its summary")

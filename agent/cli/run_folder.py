@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -165,6 +166,13 @@ class RunFolder:
     def write_config(self, config: dict[str, Any]) -> None:
         """Write `config.yaml` (call first, before any step runs)."""
         (self.path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def copy_templates(self, prompt_folder: Path) -> None:
+        """Keep a copy of the prompt templates the run used in `prompt/` (the viewer diffs them)."""
+        target = self.path / "prompt"
+        target.mkdir(exist_ok=True)
+        for template in sorted(Path(prompt_folder).glob("*.j2")):
+            shutil.copyfile(template, target / template.name)
 
     def append_row(self, row: dict[str, Any], filename: str = "steps.csv") -> None:
         """Append one row to the CSV `filename`, writing its header with its first row."""

@@ -120,7 +120,7 @@ def run_cell(cell: Cell, backend: LLMBackend | None = None) -> CellResult:
     try:
         problem = PROBLEMS[cell.problem]
         world = problem.config(cell.world)
-        task = problem.task()
+        task = problem.task(world)
         if cell.agent is not None:
             settings = AgentSettings.model_validate(cell.agent)
             record = lambda entry: transcript.append({**tag, **entry})  # noqa: E731

@@ -3,7 +3,7 @@
 A spec is YAML (`SweepSpec`; unknown keys are errors):
 
     problem: offloading               # a problem of agent/cli/problems.py
-    policies: [icl, oracle]           # icl, or the problem's own (non-LLM) policies
+    policies: [icl, lookup, oracle]   # icl and lookup (per variant), or the problem's own policies
     seeds: [0, 1, 2]
     steps: 150
     agent: {llm_cache: "on"}          # AgentSettings every variant starts from
@@ -17,7 +17,7 @@ A spec is YAML (`SweepSpec`; unknown keys are errors):
     compare: [paper, terse]           # the paired figure's two variants (default: the first two)
 
 One cell = one policy x agent variant x world x seed. A policy that takes agent settings
-(`AGENT_POLICIES`: the ICL agent; the no-LLM baselines of the agent register there too)
+(`AGENT_POLICIES`: the ICL agent and its no-LLM baseline `lookup`, with the same settings)
 runs once per variant; a problem's own policy runs once per world and seed, with no
 variant. Relative prompt folders are read from the spec file's folder.
 """
@@ -40,6 +40,7 @@ from agent.prompting import PromptError, TaskPrompt
 from agent.settings import AgentSettings
 from environment.config import ConfigError, StrictConfig, read_yaml, validate
 from environment.decision_task import DecisionTask
+from solvers.agent_baselines import NO_LLM_BASELINES
 from solvers.policy import Policy
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
@@ -77,6 +78,16 @@ register_agent_policy(
         "icl",
         lambda task, settings, seed, backend, transcript: ICLAgent.from_settings(task, settings, seed, backend=backend, transcript=transcript),
         uses_llm=True,
+    )
+)
+# The agent's no-LLM baseline with the same pool, exploration and fallback (solvers.lookup):
+# one cell per variant, so `icl` and `lookup` of a variant pair up on the same streams.
+# (`bandit` takes no agent settings: it runs as the problem's own policy.)
+register_agent_policy(
+    AgentPolicy(
+        "lookup",
+        lambda task, settings, seed, backend, transcript: NO_LLM_BASELINES["lookup"](task, settings, seed, transcript=transcript),
+        uses_llm=False,
     )
 )
 
@@ -224,7 +235,7 @@ def resolve(spec: SweepSpec, base_dir: Path, llm_cache: str | None = None) -> Sw
     """The cells of `spec`; ConfigError (one line) for anything that would fail later.
 
     Checks the problem and policy names, every variant's settings, backend options and
-    prompt folder (rendered once), and every world of the grid against the problem's
+    prompt folder (rendered once per world), and every world of the grid against the problem's
     config model. `llm_cache` (the command's --llm-cache) overrides every variant's.
     """
     from agent.cli.problems import PROBLEMS
@@ -232,27 +243,11 @@ def resolve(spec: SweepSpec, base_dir: Path, llm_cache: str | None = None) -> Sw
     if spec.problem not in PROBLEMS:
         raise ConfigError(f"invalid sweep spec: problem: unknown {spec.problem!r}; choose one of {', '.join(PROBLEMS)}")
     problem = PROBLEMS[spec.problem]
-    known = [*AGENT_POLICIES, *problem.policies]
+    known = list(dict.fromkeys([*AGENT_POLICIES, *problem.policies]))
     unknown = [p for p in spec.policies if p not in known]
     if unknown:
         raise ConfigError(f"invalid sweep spec: policies: unknown {unknown[0]!r} for {spec.problem}; choose from {', '.join(known)}")
-    task = problem.task()
-    variants: dict[str, AgentSettings] = {}
-    for name, partial in spec.variants.items():
-        data = merge_agent(spec.agent, partial)
-        if llm_cache is not None:
-            data["llm_cache"] = llm_cache
-        if isinstance(data.get("prompt"), str) and not Path(data["prompt"]).expanduser().is_absolute():
-            data["prompt"] = str((base_dir / data["prompt"]).resolve())
-        try:
-            settings = validate(AgentSettings, data, f"sweep spec: variants.{name}: agent settings")
-            backend_options(settings.backend, settings.backend_options)
-            if any(AGENT_POLICIES[p].uses_llm for p in spec.policies if p in AGENT_POLICIES):
-                TaskPrompt(settings.prompt, task)
-        except (BackendUnavailable, PromptError) as error:
-            raise ConfigError(f"invalid sweep spec: variants.{name}: {error}") from None
-        variants[name] = settings
-    worlds = []
+    worlds, tasks = [], []
     keys = list(spec.grid)
     for index, values in enumerate(itertools.product(*(spec.grid[k] for k in keys))):
         overrides = dict(zip(keys, values))
@@ -265,6 +260,23 @@ def resolve(spec: SweepSpec, base_dir: Path, llm_cache: str | None = None) -> Sw
         except ConfigError as error:
             raise ConfigError(f"invalid sweep spec: {where}: {error}") from None
         worlds.append(World(f"w{index}", overrides, config.model_dump(mode="json")))
+        tasks.append(problem.task(config))
+    variants: dict[str, AgentSettings] = {}
+    for name, partial in spec.variants.items():
+        data = merge_agent(spec.agent, partial)
+        if llm_cache is not None:
+            data["llm_cache"] = llm_cache
+        if isinstance(data.get("prompt"), str) and not Path(data["prompt"]).expanduser().is_absolute():
+            data["prompt"] = str((base_dir / data["prompt"]).resolve())
+        try:
+            settings = validate(AgentSettings, data, f"sweep spec: variants.{name}: agent settings")
+            backend_options(settings.backend, settings.backend_options)
+            if any(AGENT_POLICIES[p].uses_llm for p in spec.policies if p in AGENT_POLICIES):
+                for task in tasks:  # a task may depend on its world (caching: the model names)
+                    TaskPrompt(settings.prompt, task)
+        except (BackendUnavailable, PromptError) as error:
+            raise ConfigError(f"invalid sweep spec: variants.{name}: {error}") from None
+        variants[name] = settings
     sweep = Sweep(spec, variants, worlds)
     for world in worlds:
         for seed in spec.seeds:

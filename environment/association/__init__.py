@@ -1,6 +1,13 @@
 """User-LLM association at the edge (Picano, Buratto and Badia): config, formulas, problem."""
 
-from environment.association.config import AssociationConfig, association_config
+from environment.association.config import (
+    MAX_NODES,
+    AssociationConfig,
+    AssociationEnvConfig,
+    OnlineAssociationConfig,
+    association_config,
+    association_env_config,
+)
 from environment.association.formulas import (
     LLM_TYPES,
     UNSERVED,
@@ -10,6 +17,7 @@ from environment.association.formulas import (
     communication_delay,
     queueing_delay,
     mean_e2e_objective,
+    placement_reward,
 )
 from environment.association.problem import (
     Assignment,
@@ -19,3 +27,5 @@ from environment.association.problem import (
     evaluate,
     generate_instance,
 )
+from environment.association.env import DROP, AssociationEnv, node_label
+from environment.association.task import AssociationTask

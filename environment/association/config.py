@@ -8,6 +8,9 @@ from pydantic import Field, model_validator
 
 from environment.config import StrictConfig, validate
 
+# Nodes the online problem can label (A to Z): the prompt names a node by one letter.
+MAX_NODES = 26
+
 
 class AssociationConfig(StrictConfig):
     """The section V setting of Picano et al.; every range is [low, high] (integers: inclusive).
@@ -48,3 +51,45 @@ class AssociationConfig(StrictConfig):
 def association_config(data: dict[str, Any] | None = None) -> AssociationConfig:
     """Validate a config mapping; raise ConfigError with a one-line message naming the field."""
     return validate(AssociationConfig, data, "association config")
+
+
+class OnlineAssociationConfig(StrictConfig):
+    """The sequential reading of the problem: users arrive one per step and are placed at once (ours).
+
+    Rewards in the form of Zhou et al. eq. (10) (papers/icl-task-offloading.txt): minus
+    the user's e2e delay (3), minus a penalty when it lands past its deadline d_u; a
+    dropped user costs more than any placement at the section V ranges.
+    """
+
+    # Ours: the paper counts a late user as dropped (its Fig. 4-5 metric) but still
+    # reports its delay; a penalty of the size of a deadline (1-3.5 ms) keeps both in view.
+    late_penalty_ms: float = Field(5.0, ge=0)
+    # Ours: above the e2e delay (3) of any served user at the section V ranges (2 x 0.8 +
+    # 248 x 0.03 + a queue of 4 users of 7.44 ms = 38.8 ms) plus the late penalty.
+    drop_penalty_ms: float = Field(50.0, ge=0)
+    # Ours: an action outside info["action_mask"] (a node of another type, or full) drops
+    # the user and costs this much more: the invalid-action penalty DQN learns from.
+    invalid_action_penalty_ms: float = Field(10.0, ge=0)
+    # Ours: the keyword levels the prompt shows split the section V ranges evenly.
+    token_levels: tuple[str, ...] = ("short", "long")
+    deadline_levels: tuple[str, ...] = ("tight", "medium", "loose")
+
+
+class AssociationEnvConfig(StrictConfig):
+    """What `EdgeICL/Association-v0` is built from: the section V instances and the online reading."""
+
+    instances: AssociationConfig = Field(default_factory=AssociationConfig)
+    online: OnlineAssociationConfig = Field(default_factory=OnlineAssociationConfig)
+
+    @model_validator(mode="after")
+    def _labels(self) -> "AssociationEnvConfig":
+        if self.instances.n_nodes[1] > MAX_NODES:
+            raise ValueError(f"instances.n_nodes: at most {MAX_NODES} nodes (labelled A to Z), got {self.instances.n_nodes[1]}")
+        if not self.online.token_levels or not self.online.deadline_levels:
+            raise ValueError("online: token_levels and deadline_levels need at least one level each")
+        return self
+
+
+def association_env_config(data: dict[str, Any] | None = None) -> AssociationEnvConfig:
+    """Validate a config mapping (sections instances, online); raise ConfigError with a one-line message naming the field."""
+    return validate(AssociationEnvConfig, data, "association env config")

@@ -74,3 +74,15 @@ def mean_e2e_objective(delay_ms: ArrayLike, served: ArrayLike) -> float:
     """
     delay = np.asarray(delay_ms, dtype=float)
     return float(np.sum(delay, where=np.asarray(served, dtype=bool)) / delay.shape[0])
+
+
+def placement_reward(delay_ms: float, deadline_ms: float, served: bool, late_penalty_ms: float, drop_penalty_ms: float) -> float:
+    """Reward of placing one arriving user (ours, in the form of Zhou et al. eq. (10), papers/icl-task-offloading.txt).
+
+    r = -D_{e,u} - late_penalty [D_{e,u} > d_u] for a served user, with D the e2e delay
+    of Picano et al. eq. (3) and d_u its deadline (late as in section V's dropping
+    probability); r = -drop_penalty for a user no node serves.
+    """
+    if not served:
+        return -float(drop_penalty_ms)
+    return -float(delay_ms) - (float(late_penalty_ms) if delay_ms > deadline_ms else 0.0)

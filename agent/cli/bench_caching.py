@@ -1,0 +1,262 @@
+"""`edge-icl bench caching`: least-AoT, FIFO, LFU, LRU, the offline references (Xu et al., VI-B) and the ICL agent.
+
+Every policy meets the same traces: the default setting's episode of the seed, and the
+small instances where the exact MILP runs. The ICL agent plays the eviction decision
+through `CachingTask` (one agent for the default episode, one carried over the small
+instances in order); its steps go to the bench folder's `transcript.jsonl`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from agent.backends.base import BackendError, BackendUnavailable, LLMBackend
+from agent.backends.registry import make_backend
+from agent.cli.agent_options import agent_settings, with_agent_options
+from agent.cli.app import bench_app, err_console, fail, note, open_run_folder, progress_bar
+from agent.cli.run_folder import RunFolder, dumps, run_name
+from agent.icl import ICLAgent, TranscriptSink
+from agent.prompting import PromptError
+from agent.settings import AgentSettings
+from environment.caching.config import CachingConfig, caching_config
+from environment.caching.task import CachingTask
+from environment.config import ConfigError
+from solvers.agent_baselines import NO_LLM_BASELINES
+from solvers.caching import POLICIES
+from solvers.caching_experiment import BENCH_KEYS, SMALL_CONFIG, episode_rows, instance_seed, milp_rows, play_policy, policy_rows, solve_milp, summarise
+from solvers.policy import Policy
+
+SMALL_PREFIX = "small/"
+
+# (task, agent settings, seed, the bench's one LLM (built on first call), transcript) -> a fresh decision maker.
+LearnerFactory = Callable[[CachingTask, AgentSettings, int, Callable[[], LLMBackend], TranscriptSink], Policy]
+
+
+def icl_agent(task: CachingTask, settings: AgentSettings, seed: int, backend: Callable[[], LLMBackend], transcript: TranscriptSink) -> Policy:
+    """The ICL agent (Zhou et al. III-A) on the eviction decision, with the bench's LLM."""
+    agent = ICLAgent.from_settings(task, settings, seed, backend=backend(), transcript=transcript)
+    agent.on_warning = lambda message: note(f"warning: {message}", "bold yellow")
+    return agent
+
+
+def no_llm_agent(name: str) -> LearnerFactory:
+    """No-LLM baseline `name` (lookup, bandit) as a learner of this bench: it never builds the LLM."""
+    return lambda task, settings, seed, backend, transcript: NO_LLM_BASELINES[name](task, settings, seed, transcript=transcript)
+
+
+# Decision makers that learn as they play: built from the agent's settings, one for the
+# default episode and one carried over the small instances in order.
+LEARNERS: dict[str, LearnerFactory] = {
+    "icl": icl_agent,
+    # The agent's no-LLM baselines (solvers.agent_baselines): same pool and exploration, no LLM.
+    **{name: no_llm_agent(name) for name in NO_LLM_BASELINES},
+}
+BENCH_POLICIES = (*POLICIES, *LEARNERS)
+
+
+def _read_config(path: Path | None, slots: int) -> CachingConfig:
+    """The caching config of YAML `path` (None: the paper defaults) with `slots` slots."""
+    try:
+        data: Any = {} if path is None else yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"cannot read caching config {path}: {str(error).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"caching config {path} must be a mapping of fields, got {type(data).__name__}")
+    return caching_config({**data, "slots": slots})
+
+
+def llm_lift(policies: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """LLM lift = icl - lookup in mean cost per slot and hit rate, on the default episode and
+    the small instances (a cost: below zero, the LLM helps); {} unless both played."""
+    lift = {}
+    for prefix in ("", SMALL_PREFIX):
+        icl, lookup = policies.get(prefix + "icl"), policies.get(prefix + "lookup")
+        if icl and lookup:
+            lift[prefix + "icl_minus_lookup"] = {
+                k: None if icl[k] is None or lookup[k] is None else icl[k] - lookup[k] for k in ("total_cost", "hit_rate")
+            }
+    return lift
+
+
+def _finite(value: float) -> float | None:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _table(result: dict[str, dict[str, Any]], slots: int, small_runs: int) -> Table:
+    table = Table(title=f"caching: mean cost per slot, default setting over {slots} slots; {SMALL_PREFIX}*: {small_runs} small instances")
+    table.add_column("policy")
+    for key in BENCH_KEYS:
+        table.add_column(key, justify="right")
+    for name, values in result.items():
+        table.add_row(name, *("-" if values[k] is None else f"{values[k]:.3f}" for k in BENCH_KEYS))
+    return table
+
+
+def _chosen_policies(text: str) -> list[str]:
+    """The --policies list, checked: known names, each once, in BENCH_POLICIES order."""
+    chosen = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in chosen if p not in BENCH_POLICIES]
+    if unknown or not chosen:
+        raise ConfigError(f"--policies: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(BENCH_POLICIES)}")
+    return [p for p in BENCH_POLICIES if p in chosen]
+
+
+class Learners:
+    """The learning decision makers of one bench run, sharing one LLM and one transcript."""
+
+    def __init__(self, settings: AgentSettings, seed: int) -> None:
+        self.settings = settings
+        self.seed = seed
+        self._backend: LLMBackend | None = None
+        self._transcript: Callable[[dict[str, Any]], None] = lambda record: None
+
+    def backend(self) -> LLMBackend:
+        """The one LLM of the bench, built on first use (not at all for no-LLM learners)."""
+        if self._backend is None:
+            self._backend = make_backend(self.settings.backend, self.settings.backend_options, self.seed)
+        return self._backend
+
+    def write_to(self, folder: RunFolder) -> None:
+        """From now on every learner's step goes to the folder's transcript.jsonl."""
+        self._transcript = lambda record: folder.append_jsonl("transcript.jsonl", record)
+
+    def build(self, name: str, config: CachingConfig, setting: str, env_seed: Callable[[], int]) -> Policy:
+        """Learner `name` for a setting; its records are tagged with policy, setting and the episode's env seed."""
+
+        def transcript(record: dict[str, Any]) -> None:
+            self._transcript({"policy": name, "setting": setting, "seed": env_seed(), **record})
+
+        return LEARNERS[name](CachingTask(config), self.settings, self.seed, self.backend, transcript)
+
+
+@bench_app.command("caching")
+@with_agent_options
+def bench_caching(
+    seed: int = typer.Option(1, help="Seed of the default episode; small instance r uses the seed pair (seed, r)."),
+    slots: int = typer.Option(100, min=1, help="Time slots of the default episode (paper VI-A: 100)."),
+    small_runs: int = typer.Option(10, min=0, help="Small instances (4 models, 12 slots) where the exact MILP runs beside every policy."),
+    milp_seconds: float = typer.Option(0.0, min=0.0, help="If > 0: also a 'milp' row on the default setting, the best schedule HiGHS finds in this time (gap in summary.json)."),
+    policies: str = typer.Option(",".join(BENCH_POLICIES), help=f"Comma-separated policies ({', '.join(BENCH_POLICIES)}); leave out icl for the fast bench without an LLM."),
+    config: Path | None = typer.Option(None, "--config", help="YAML mapping of CachingConfig fields (default: the paper's setting)."),
+    out: Path = typer.Option(Path("runs"), help="Parent folder of the run folder."),
+    as_json: bool = typer.Option(
+        False, "--json", help='Print {"policies": {name: {total_cost, switching, transmission, inference, accuracy, cloud, hit_rate}}} (and "llm_lift": icl - lookup).'
+    ),
+    **agent_options: Any,
+) -> None:
+    """Mean cost per slot, its five parts and the hit rate of every eviction policy and the ICL agent.
+
+    Rows named after a policy (least-aot, fifo, lfu, lru, belady, icl) are the default
+    setting over SLOTS slots. Rows named small/<policy> and small/milp average
+    SMALL_RUNS small instances, where the MILP is the exact optimum over the horizon.
+    With --milp-seconds, a "milp" row on the default setting: the best schedule HiGHS
+    finds in that time; summary.json holds its relative gap and lower bound.
+    Writes config.yaml, slots.csv and small.csv (a row per policy and slot, as
+    produced), transcript.jsonl (every step of the ICL agent) and summary.json under a
+    run folder in OUT.
+    """
+    try:
+        default = _read_config(config, slots)
+        chosen = _chosen_policies(policies)
+        learning = [p for p in chosen if p in LEARNERS]
+        agent = agent_settings(agent_options)
+        learners = Learners(agent, seed)
+        if learning:  # bad backend or prompt options fail here, before any run folder
+            learners.build(learning[0], SMALL_CONFIG, "check", lambda: seed)
+    except (ConfigError, ValueError, PromptError, BackendUnavailable) as error:
+        fail(str(error))
+    rules = [p for p in chosen if p in POLICIES]
+    folder = open_run_folder(out, run_name("caching", "bench", seed))
+    folder.write_config(
+        {"seed": seed, "small_runs": small_runs, "policies": chosen, "default": default.model_dump(mode="json"), "small": SMALL_CONFIG.model_dump(mode="json"),
+         **({"icl": agent.model_dump(mode="json")} if learning else {})}
+    )
+    learners.write_to(folder)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    rows: list[dict[str, Any]] = []
+    small: list[dict[str, Any]] = []
+
+    def keep(row: dict[str, Any], file: str, into: list[dict[str, Any]]) -> None:
+        folder.append_row(row, file)
+        into.append(row)
+
+    try:
+        with progress_bar() as progress:
+            task = progress.add_task("caching", total=len(chosen) + small_runs)
+            for name in rules:
+                progress.update(task, description=f"{name}, {slots} slots")
+                clock = time.perf_counter()
+                for row in policy_rows(default, seed, [name], setting="default"):
+                    keep(row, "slots.csv", rows)
+                timings[name] = time.perf_counter() - clock
+                progress.advance(task)
+            policies_s = time.perf_counter() - started
+            for name in learning:
+                clock = time.perf_counter()
+
+                def on_slot(row: dict[str, Any], name: str = name) -> None:
+                    progress.update(task, description=f"{name}, slot {row['slot'] + 1}/{slots}")
+                    keep({"policy": name, "setting": "default", "seed": seed, **row}, "slots.csv", rows)
+
+                play_policy(default, seed, learners.build(name, default, "default", lambda: seed), on_slot)
+                timings[name] = time.perf_counter() - clock
+                progress.advance(task)
+            milp_default: dict[str, Any] = {}
+            if milp_seconds > 0:
+                progress.update(task, description=f"milp, {slots} slots (up to {milp_seconds:g} s)")
+                best, milp = solve_milp(default, seed, milp_seconds, setting="default")
+                for row in milp:
+                    folder.append_row(row, "slots.csv")
+                rows.extend(milp)
+                milp_default = {"total_cost": best.objective / slots, "lower_bound": best.lower_bound / slots, "mip_gap": best.mip_gap, "solve_s": best.solve_s}
+            run_seeds = [instance_seed(seed, run) for run in range(small_runs)]
+            current: dict[str, int] = {}
+            small_learners = {name: learners.build(name, SMALL_CONFIG, "small", lambda: current["seed"]) for name in learning}
+            for run, run_seed in enumerate(run_seeds):
+                progress.update(task, description=f"small instance {run + 1}/{small_runs}")
+                current["seed"] = run_seed
+                for row in policy_rows(SMALL_CONFIG, run_seed, rules, setting="small", run=run):
+                    keep(row, "small.csv", small)
+                for name, learner in small_learners.items():
+                    for row in episode_rows(play_policy(SMALL_CONFIG, run_seed, learner), name, run_seed, setting="small", run=run):
+                        keep(row, "small.csv", small)
+                for row in milp_rows(SMALL_CONFIG, run_seed, setting="small", run=run):
+                    keep(row, "small.csv", small)
+                progress.advance(task)
+    except (BackendError, BackendUnavailable, PromptError) as error:
+        folder.close()
+        fail(f"{error} (run folder {folder.path} keeps the rows written so far)")
+    finally:
+        folder.close()
+    summary = {**summarise(rows), **{SMALL_PREFIX + k: v for k, v in summarise(small).items()}}
+    result: dict[str, Any] = {"policies": {name: {k: _finite(values[k]) for k in BENCH_KEYS} for name, values in summary.items()}}
+    lift = llm_lift(result["policies"])
+    if lift:
+        result["llm_lift"] = lift
+    wall_s = time.perf_counter() - started
+    folder.write_json(
+        "summary.json",
+        {**result, "performance_gain": {k: _finite(v["performance_gain"]) for k, v in summary.items()},
+         "milp_default": milp_default, "seed": seed, "slots": slots, "small_runs": small_runs, "policies_wall_s": policies_s,
+         "default_wall_s": timings, "wall_s": wall_s},
+    )
+    if as_json:
+        typer.echo(dumps(result, indent=2))
+    else:
+        Console().print(_table(result["policies"], slots, small_runs))
+        for name, values in result.get("llm_lift", {}).items():
+            err_console.print(f"LLM lift ({name}): total cost {values['total_cost']:+.3f} per slot, hit rate {values['hit_rate']:+.3f}")
+    if milp_default:
+        err_console.print(f"milp on the default setting: {milp_default['total_cost']:.3f} per slot, lower bound {milp_default['lower_bound']:.3f} (gap {milp_default['mip_gap']:.2%}, {milp_default['solve_s']:.0f} s)")
+    learned = "".join(f"; {name} {timings[name]:.1f} s" for name in learning)
+    note(f"policies: {policies_s:.2f} s for {len(rules)} x {slots} slots{learned}; total {wall_s:.2f} s; run folder: {folder.path}")
