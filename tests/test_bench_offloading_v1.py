@@ -96,6 +96,35 @@ def test_bench_cli_fills_at_one_load_and_records_at_another(tmp_path):
     assert summary["policies"]["dqn"]["accuracy_seen"] is not None  # DQN trained in the fill phase, then plays frozen
 
 
+def test_lookup_and_bandit_fill_their_memory_then_play_the_recorded_stream(tmp_path):
+    result = CliRunner().invoke(
+        app, ["bench", "offloading", "--world", "v1", "--policies", "lookup,bandit,oracle", "--steps", "30", "--seeds", "1",
+              "--edge-arrival-rate", "0.23", "--fill-steps", "100", "--fill-arrival-rate", "0.1", "--out", str(tmp_path), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    for name in ("lookup", "bandit"):
+        assert summary["policies"][name]["accuracy_seen"] is not None and summary["policies"][name]["accuracy_unseen"] is not None
+    assert "llm_lift" not in summary  # no icl row
+    folder = next(tmp_path.iterdir())
+    records = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
+    assert {r["policy"] for r in records} == {"lookup"} and not any(r["llm_call"] for r in records)  # the bandit keeps no transcript
+    assert len([r for r in records if r["policy"] == "lookup"]) == 100 + 30  # the fill phase, then the recorded steps
+
+
+@pytest.mark.slow
+def test_v1_llm_lift_is_over_lookup_and_over_the_greedy_rule(tmp_path):
+    result = CliRunner().invoke(
+        app, ["bench", "offloading", "--world", "v1", "--policies", "icl,lookup,greedy", "--steps", "8", "--seeds", "1", "--out", str(tmp_path), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    lift = summary["llm_lift"]["llama-cpp"]
+    rewards = {name: summary["policies"][name]["mean_reward_last_half"] for name in ("icl", "lookup", "greedy")}
+    for other in ("lookup", "greedy"):
+        assert lift[f"icl_minus_{other}"]["mean_reward_last_half"]["mean"] == pytest.approx(rewards["icl"] - rewards[other])
+
+
 def test_v1_policies_list_the_icl_agent_and_every_non_llm_policy():
     assert V1_POLICIES[:6] == ("icl", "icl-latest", "icl-no-explore", "lookup", "bandit", "dqn")
     assert set(NON_LLM) <= set(V1_POLICIES) and len(set(V1_POLICIES)) == len(V1_POLICIES)
@@ -110,6 +139,7 @@ def test_v1_policies_list_the_icl_agent_and_every_non_llm_policy():
         (["--world", "v1", "--fill-arrival-rate", "0.1"], "--fill-steps"),
         (["--world", "v1", "--policies", "oracle,magic"], "magic"),
         (["--world", "v0", "--policies", "greedy"], "greedy"),
+        (["--world", "v1", "--holdout", "0.3"], "--holdout"),
     ],
 )
 def test_bench_cli_rejects_bad_world_input_before_any_work(tmp_path, args, message):

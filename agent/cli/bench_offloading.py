@@ -417,9 +417,14 @@ def offloading(
         table = aggregate(groups, settings.policies, offloading_metrics)
         summary = {"policies": table, "seeds": settings.seeds, "steps": settings.steps, "agent": settings.agent}
     lift_keys = LIFT_METRICS + (SPLIT_METRICS if settings.holdout else ()) + (("accuracy_seen", "accuracy_unseen") if fill else ())
-    lift = llm_lift(groups, offloading_v1_metrics if v1 else offloading_metrics, lift_keys)
-    if lift:  # per backend: this bench ran one
-        summary["llm_lift"] = {agent.backend: {"icl_minus_lookup": lift, "backend_options": agent.backend_options}}
+    # LLM lift over the agent's no-LLM twin (and, on v1, over the queue-reading rule), paired by seed.
+    lifts = {
+        f"icl_minus_{other}": llm_lift(groups, offloading_v1_metrics if v1 else offloading_metrics, lift_keys, lookup=other)
+        for other in (("lookup", "greedy") if v1 else ("lookup",))
+    }
+    lifts = {name: lift for name, lift in lifts.items() if lift}
+    if lifts:  # per backend: this bench ran one
+        summary["llm_lift"] = {agent.backend: {**lifts, "backend_options": agent.backend_options}}
     if settings.holdout:
         summary["holdout"] = {
             "fraction": settings.holdout,
@@ -434,8 +439,8 @@ def offloading(
     shown = tuple(m for m in V1_METRICS if any(values.get(m) is not None for values in table.values())) if v1 else METRICS
     console = Console()
     console.print(metrics_table(title, table, shown + (SPLIT_METRICS if settings.holdout else ())))
-    if lift:
-        console.print(lift_table(f"LLM lift = icl - lookup ({agent.backend}), paired by seed", lift))
+    for name, lift in lifts.items():
+        console.print(lift_table(f"LLM lift = {name.replace('_minus_', ' - ')} ({agent.backend}), paired by seed", lift))
     if v1 and summary["world_facts"]:
         facts = summary["world_facts"]
         shares = ", ".join(f"{k} {v:.2f}" for k, v in facts["oracle_offload_share_by_service"].items())
