@@ -13,37 +13,15 @@ at each episode's end, so episode k is instance k.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from environment.association import AssociationEnv, AssociationEnvConfig
-from solvers.dqn import DQNConfig, _require_sb3
+from solvers.dqn import DQNConfig, DQNPolicy, StepInfoCallback, train_dqn
 
 # Ours: placements shape what later users find (storage, queues), so future rewards count.
 ASSOCIATION_DQN = DQNConfig(gamma=0.9, exploration_fraction=0.3, learning_starts=64)
 
-StepCallback = Callable[[int, int, float, dict[str, Any]], None]
-
 
 def train_association_dqn(
-    env_config: AssociationEnvConfig, seed: int, steps: int, config: DQNConfig = ASSOCIATION_DQN, on_step: StepCallback | None = None
-) -> Any:
+    env_config: AssociationEnvConfig, seed: int, steps: int, config: DQNConfig = ASSOCIATION_DQN, on_step: StepInfoCallback | None = None
+) -> DQNPolicy:
     """Train DQN online for `steps` arriving users of the stream seeded by `seed`; `on_step(step, action, reward, step_info)` sees each."""
-    sb3 = _require_sb3()
-    import torch
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    torch.set_num_threads(1)
-
-    class _Recorder(BaseCallback):
-        def _on_step(self) -> bool:
-            if on_step is not None:
-                info = dict(self.locals["infos"][0])
-                on_step(self.num_timesteps - 1, int(self.locals["actions"][0]), float(self.locals["rewards"][0]), info)
-            return True
-
-    params = config.model_dump()
-    net_arch = params.pop("net_arch")
-    model = sb3.DQN("MlpPolicy", AssociationEnv(env_config), seed=seed, device="cpu", policy_kwargs={"net_arch": net_arch}, verbose=0, **params)
-    model.learn(total_timesteps=steps, callback=_Recorder(), progress_bar=False)
-    return model
+    return train_dqn(AssociationEnv(env_config), seed, steps, config, on_step)

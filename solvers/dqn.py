@@ -95,8 +95,9 @@ def train_dqn(
 ) -> DQNPolicy:
     """Train DQN online for `steps` requests of the stream seeded by `seed`.
 
-    `world` is the environment to learn on (any offloading env: Discrete(2) actions), or
-    an `OffloadingEnvConfig`, which stands for `OffloadingEnv(world)`.
+    `world` is the environment to learn on (any env with a Box observation and Discrete
+    actions: the offloading envs, Association-v0), or an `OffloadingEnvConfig`, which
+    stands for `OffloadingEnv(world)`.
     `on_step(step, action, reward, step_info)` sees every training step, so the online
     learning curve is recorded on the same stream as every other policy's run.
     """
