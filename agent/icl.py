@@ -23,6 +23,7 @@ from agent.backends.registry import make_backend
 from agent.decision_parser import parse_decision
 from agent.experience import Experience, ExperiencePool, HoldoutPool, Keywords, as_keywords, make_pool, most_relevant
 from agent.exploration import EpsilonGreedy, EpsilonSchedule
+from agent.llm_cache import cache_facts, with_llm_cache
 from agent.prompting import RenderedPrompt, TaskPrompt
 from agent.settings import AgentSettings
 from environment.decision_task import Candidate, DecisionTask
@@ -98,8 +99,10 @@ class ICLAgent:
         """The agent these settings describe, its draws seeded from the run seed.
 
         `backend` reuses an LLM already loaded (a bench builds one per backend); None builds
-        the one the settings name. `held_out`: keyword combinations whose experience never
-        enters the pool (unseen states). Raises ValueError / PromptError / BackendUnavailable on bad input.
+        the one the settings name; either is put behind the persistent call cache in the mode
+        `settings.llm_cache` names (agent/llm_cache.py). `held_out`: keyword combinations whose
+        experience never enters the pool (unseen states). Raises ValueError / PromptError /
+        BackendUnavailable on bad input.
         """
         prompt = TaskPrompt(settings.prompt, task)
         pool: ExperiencePool = make_pool(settings.pool, settings.pool_size)
@@ -109,6 +112,8 @@ class ICLAgent:
         exploration = EpsilonGreedy(schedule, policy_generator(seed, EXPLORATION_STREAM))
         if backend is None and cls.uses_llm:
             backend = make_backend(settings.backend, settings.backend_options, seed)
+        if backend is not None:  # a subclass without an LLM (solvers.lookup) has none to cache
+            backend = with_llm_cache(backend, settings.llm_cache)
         return cls(task, backend, prompt, pool, exploration, policy_generator(seed, AGENT_STREAM), settings, transcript)
 
     def __init__(
@@ -161,13 +166,16 @@ class ICLAgent:
         return self.prompt.render(shown, self.closest_examples(keywords), keywords, candidates)
 
     # --- the LLM call -----------------------------------------------------------------
-    def _content_free_scores(self, rendered: RenderedPrompt, shown: list[Experience], candidates: Sequence[Candidate]) -> tuple[dict[str, float], float]:
-        """Each answer's score under a content-free query with the same shown pool, and the seconds it took (0 when cached)."""
+    def _content_free_scores(
+        self, rendered: RenderedPrompt, shown: list[Experience], candidates: Sequence[Candidate]
+    ) -> tuple[dict[str, float], float, dict[str, Any]]:
+        """Each answer's score under a content-free query with the same shown pool, the seconds it
+        took (0 when the agent had it already) and what the LLM call cache did for it."""
         answers = self.prompt.answers(candidates)
         key = (rendered.stable_hash, tuple(answers))
         cached = self._calibration.get(key)
         if cached is not None:
-            return cached, 0.0
+            return cached, 0.0, {}
         # The same layout with no content: a content-free closest example when the prompt
         # shows closest examples, and the same candidate labels without their numbers, so
         # both prompts differ only in their content.
@@ -178,7 +186,7 @@ class ICLAgent:
         free = self.prompt.render(shown, relevant, free_keywords, bare)
         scores = self.backend.score(free.messages, answers)
         self._calibration[key] = scores.logprobs
-        return scores.logprobs, scores.latency_s
+        return scores.logprobs, scores.latency_s, cache_facts(scores)
 
     def decide_by_llm(self, keywords: Keywords, candidates: Sequence[Candidate]) -> tuple[int | None, dict[str, Any]]:
         """Ask the LLM; return the chosen candidate's index (None when the reply names none) and the call's record."""
@@ -202,8 +210,9 @@ class ICLAgent:
             scores: Scores = self.backend.score(rendered.messages, answers)
             adjusted = [scores.logprobs[a] for a in answers]
             if self.settings.calibrate:
-                free, calibration_s = self._content_free_scores(rendered, shown, candidates)
+                free, calibration_s, calibration_cache = self._content_free_scores(rendered, shown, candidates)
                 record["calibration_latency_s"] = calibration_s
+                record.update({f"calibration_{k}": v for k, v in calibration_cache.items()})
                 # never NaN: an answer the model deems impossible stays impossible (-inf), one the
                 # content-free prompt deems impossible but this prompt not is preferred (+inf); a
                 # censored value (a chat API's top-k bound) is finite and subtracts as it is
@@ -227,6 +236,7 @@ class ICLAgent:
                 prompt_tokens=scores.prompt_tokens,
                 evaluated_tokens=scores.evaluated_tokens,
                 completion_tokens=0,
+                **cache_facts(scores),
             )
         else:
             completion = self.backend.complete(rendered.messages, max_tokens=self.settings.max_tokens)
@@ -240,6 +250,7 @@ class ICLAgent:
                 prompt_tokens=completion.prompt_tokens,
                 evaluated_tokens=completion.evaluated_tokens,
                 completion_tokens=completion.completion_tokens,
+                **cache_facts(completion),
             )
         self.stats.llm_calls += 1
         self.stats.llm_latency_s.append(record["latency_s"] + calibration_s)

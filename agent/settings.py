@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from environment.config import StrictConfig
 
@@ -41,3 +41,13 @@ class AgentSettings(StrictConfig):
     pool_sample: int = Field(0, ge=0, description="Show this many pool examples, drawn afresh per decision (0: the whole pool; costs the KV reuse).")
     max_tokens: int = Field(6, gt=0, description="Reply length in generate mode.")
     warn_after_parse_failures: int = Field(10, ge=0, description="Warn once after this many parse failures in a row (0: never).")
+    # Ours (agent/llm_cache.py): repeated calls (same model, prompt, candidates) are answered from disk.
+    llm_cache: Literal["on", "off", "refresh"] = Field(
+        "on", description="Persistent LLM call cache (~/.cache/edge-icl, EDGE_ICL_CACHE): on | off | refresh (call the model, overwrite)."
+    )
+
+    @field_validator("llm_cache", mode="before")
+    @classmethod
+    def _yaml_switch(cls, value: Any) -> Any:
+        """YAML reads a bare `on` / `off` as true / false: take them as the modes they spell."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value

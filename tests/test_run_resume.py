@@ -53,7 +53,7 @@ def run_to_end(parent: Path, *args: str) -> Path:
 
 @pytest.mark.slow
 def test_an_icl_run_killed_with_sigkill_resumes_to_the_same_steps_csv_byte_for_byte(tmp_path):
-    args = ("--steps", "30", "--seed", "1")
+    args = ("--steps", "30", "--seed", "1", "--llm-cache", "off")  # every step asks the model, in both runs
     whole = run_to_end(tmp_path / "whole", *args)
     process = edge_icl("run", "--out", str(tmp_path / "killed"), "--json", *args)
     folder = wait_for_rows(tmp_path / "killed", 12, process)

@@ -54,6 +54,7 @@ class TransformersBackend:
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise BackendUnavailable(f"--model-path: transformers cannot load {model_path or path}: {first}") from None
         self.model = path.name
+        self.model_path = path  # a local file is named by its content in the LLM call cache
 
     def render(self, messages: list[Message]) -> str:
         """The prompt text in the model's chat template; a last assistant message is a prefill the reply continues."""

@@ -225,7 +225,8 @@ def rewrite_rows(path: Path, rows: list[dict[str, str]]) -> None:
 
 
 def policy_facts(decision_maker: object) -> dict[str, Any]:
-    """LLM facts for the summary: calls, parse failures, backend and model (zeros / None for the rest)."""
+    """LLM facts for the summary: calls, parse failures, backend and model (zeros / None for the rest),
+    and what the LLM call cache did (model_calls: calls the model answered, calibration included; cache_hits)."""
     stats = getattr(decision_maker, "stats", None)
     backend = getattr(decision_maker, "backend", None)
     facts: dict[str, Any] = {"llm_calls": 0, "parse_failures": 0, "backend": None, "model": None}
@@ -233,4 +234,7 @@ def policy_facts(decision_maker: object) -> dict[str, Any]:
         facts.update(stats.summary())
     if backend is not None:
         facts.update(backend=backend.name, model=backend.model)
+        cache_stats = getattr(backend, "cache_stats", None)
+        if callable(cache_stats):  # the persistent LLM call cache (agent/llm_cache.py)
+            facts.update(cache_stats())
     return facts
