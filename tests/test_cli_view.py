@@ -1,15 +1,13 @@
 """`edge-icl view`: serve the page (prints its URL) or write it with --bundle; bad input is one line."""
 
-import os
 import signal
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from agent.cli import app
+from tests.cli_process import edge_icl
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,9 +32,7 @@ def test_bad_runs_dir_or_bundle_folder_is_a_one_line_error(tmp_path):
 
 
 def test_serve_prints_a_local_url_that_answers(viewer_runs):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "agent.cli", "view", str(viewer_runs["root"]), "--no-browser"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    process = edge_icl("view", str(viewer_runs["root"]), "--no-browser", cwd=ROOT)
     try:
         line = process.stdout.readline()
         assert line.startswith("serving ") and "http://127.0.0.1:" in line

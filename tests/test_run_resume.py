@@ -1,10 +1,8 @@
 """A stopped or killed run keeps what it did and continues to the same result (`edge-icl run --resume`)."""
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,15 +15,9 @@ from agent.cli.bench_offloading import OffloadingRunners
 from agent.settings import AgentSettings
 from agent.cli.run_folder import read_jsonl
 from environment.offloading import offloading_env_config
+from tests.cli_process import edge_icl
 
-ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
-
-
-def edge_icl(*args: str) -> subprocess.Popen:
-    """`edge-icl ARGS` in its own process, as a user starts it (signals reach it as they would)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "agent.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for_rows(folder_parent: Path, rows: int, process: subprocess.Popen, limit_s: float = 120) -> Path:
