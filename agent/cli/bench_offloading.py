@@ -82,6 +82,7 @@ METRICS = ("mean_reward_last_half", "quality_success_rate", "mean_delay_s", "dec
 V1_METRICS = (*METRICS, "offload_share", "mean_cost_usd", "mean_regret", "accuracy_seen", "accuracy_unseen")
 SPLIT_METRICS = ("decision_accuracy_seen", "decision_accuracy_unseen")
 LIFT_METRICS = ("mean_reward_last_half", "decision_accuracy")
+HOLDOUT_V0_ONLY = "--holdout: only for --world v0 (v1 measures unseen states with --fill-steps and --fill-arrival-rate)"
 # The fill phase plays the stream of a seed drawn from (run seed, FILL_STREAM), not the recorded one.
 FILL_STREAM = 1
 
@@ -185,7 +186,7 @@ class OffloadingRunners:
         self.states: list[Keywords] = []
         if holdout:
             if self.problem.name != "offloading":
-                raise ValueError("--holdout: only for --world v0 (v1 measures unseen states with --fill-steps and --fill-arrival-rate)")
+                raise ValueError(HOLDOUT_V0_ONLY)
             env = OffloadingEnv(world)
             self.states = [(("service_type", s), ("token_size", t)) for s in env.service_names for t in env.token_level_names]
 
@@ -309,7 +310,7 @@ def new_settings(
     if world_name == "v0" and (edge_arrival_rate is not None or fill_steps or fill_arrival_rate is not None):
         raise ValueError("--edge-arrival-rate, --fill-steps, --fill-arrival-rate: only for --world v1 (v0 has no edge queue)")
     if world_name == "v1" and holdout:
-        raise ValueError("--holdout: only for --world v0 (v1 measures unseen states with --fill-steps and --fill-arrival-rate)")
+        raise ValueError(HOLDOUT_V0_ONLY)
     if fill_arrival_rate is not None and not fill_steps:
         raise ValueError("--fill-arrival-rate: give --fill-steps too (how many requests fill the pool)")
     problem = PROBLEMS[WORLDS[world_name]]
