@@ -84,11 +84,19 @@ def test_lookup_and_bandit_play_the_same_traces_without_an_llm(tmp_path):
     assert records and not any(r["llm_call"] for r in records)
 
 
-def test_llm_lift_is_icl_minus_lookup_on_each_setting():
-    from agent.cli.bench_caching import llm_lift
+def test_llm_lift_is_icl_minus_lookup_on_each_setting_paired_by_seed():
+    from agent.cli.bench_caching import caching_lift
 
-    policies = {"icl": {"total_cost": 30.0, "hit_rate": 0.9}, "lookup": {"total_cost": 32.5, "hit_rate": 0.8}, "small/icl": {"total_cost": 1.0, "hit_rate": None}}
-    assert llm_lift(policies) == {"icl_minus_lookup": {"total_cost": -2.5, "hit_rate": 0.9 - 0.8}}
+    def slot(policy: str, seed: int, cost: float, hits: int) -> dict:
+        parts = {"switching": cost, "transmission": 0.0, "inference": 0.0, "accuracy": 0.0, "cloud": 0.0}
+        return {"policy": policy, "seed": seed, "total_cost": cost, **parts, "requests": 10, "hits": hits, "edge_served": hits, "cot_gain_sum": 0.0}
+
+    default = [slot("icl", 1, 30.0, 9), slot("icl", 1, 30.0, 9), slot("lookup", 1, 32.5, 8), slot("lookup", 1, 32.5, 8), slot("lru", 1, 1.0, 10)]
+    small = [slot("icl", 7, 1.0, 5)]  # no lookup on the small instances: no lift there
+    lift = caching_lift(default, small)
+    assert list(lift) == ["icl_minus_lookup"]
+    assert lift["icl_minus_lookup"]["total_cost"]["mean"] == -2.5 and lift["icl_minus_lookup"]["total_cost"]["per_seed"] == {"1": -2.5}
+    assert lift["icl_minus_lookup"]["hit_rate"]["mean"] == pytest.approx(0.9 - 0.8)
 
 
 def test_bench_caching_rejects_a_bad_config_in_one_line(tmp_path):

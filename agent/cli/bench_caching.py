@@ -23,7 +23,7 @@ from agent.backends.base import BackendError, BackendUnavailable, LLMBackend
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
 from agent.cli.app import bench_app, err_console, fail, note, open_run_folder, progress_bar
-from agent.cli.bench import LearnerFactory, icl_agent, no_llm_learner
+from agent.cli.bench import LearnerFactory, icl_agent, lift_table, llm_lift, no_llm_learner
 from agent.cli.run_folder import RunFolder, dumps, run_name
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
@@ -58,16 +58,27 @@ def _read_config(path: Path | None, slots: int) -> CachingConfig:
     return caching_config({**data, "slots": slots})
 
 
-def llm_lift(policies: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None]]:
-    """LLM lift = icl - lookup in mean cost per slot and hit rate, on the default episode and
-    the small instances (a cost: below zero, the LLM helps); {} unless both played."""
+LIFT_KEYS = ("total_cost", "hit_rate")
+
+
+def one_policy(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """The bench's metrics (`summarise`) of one policy's rows."""
+    return next(iter(summarise(rows).values()), {})
+
+
+def caching_lift(default: list[dict[str, Any]], small: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """LLM lift = icl - lookup in cost per slot and hit rate (a cost: below zero, the LLM helps),
+    as every bench reports it (`agent.cli.bench.llm_lift`, paired by seed): on the default
+    episode, and over the small instances (each its own seed); {} where either did not play."""
     lift = {}
-    for prefix in ("", SMALL_PREFIX):
-        icl, lookup = policies.get(prefix + "icl"), policies.get(prefix + "lookup")
-        if icl and lookup:
-            lift[prefix + "icl_minus_lookup"] = {
-                k: None if icl[k] is None or lookup[k] is None else icl[k] - lookup[k] for k in ("total_cost", "hit_rate")
-            }
+    for name, rows in (("icl_minus_lookup", default), (SMALL_PREFIX + "icl_minus_lookup", small)):
+        groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for row in rows:
+            if row["policy"] in ("icl", "lookup"):
+                groups.setdefault((row["policy"], int(row["seed"])), []).append(row)
+        found = llm_lift(groups, one_policy, LIFT_KEYS)
+        if found:
+            lift[name] = found
     return lift
 
 
@@ -224,9 +235,9 @@ def bench_caching(
         folder.close()
     summary = {**summarise(rows), **{SMALL_PREFIX + k: v for k, v in summarise(small).items()}}
     result: dict[str, Any] = {"policies": {name: {k: _finite(values[k]) for k in BENCH_KEYS} for name, values in summary.items()}}
-    lift = llm_lift(result["policies"])
-    if lift:
-        result["llm_lift"] = lift
+    lift = caching_lift(rows, small)
+    if lift:  # per backend, as in every bench
+        result["llm_lift"] = {agent.backend: {**lift, "backend_options": agent.backend_options}}
     wall_s = time.perf_counter() - started
     folder.write_json(
         "summary.json",
@@ -238,8 +249,8 @@ def bench_caching(
         typer.echo(dumps(result, indent=2))
     else:
         Console().print(_table(result["policies"], slots, small_runs))
-        for name, values in result.get("llm_lift", {}).items():
-            err_console.print(f"LLM lift ({name}): total cost {values['total_cost']:+.3f} per slot, hit rate {values['hit_rate']:+.3f}")
+        for name, values in lift.items():
+            err_console.print(lift_table(f"LLM lift, {name.replace('_minus_', ' - ')} ({agent.backend})", values))
     if milp_default:
         err_console.print(f"milp on the default setting: {milp_default['total_cost']:.3f} per slot, lower bound {milp_default['lower_bound']:.3f} (gap {milp_default['mip_gap']:.2%}, {milp_default['solve_s']:.0f} s)")
     learned = "".join(f"; {name} {timings[name]:.1f} s" for name in learning)
