@@ -38,10 +38,20 @@ from agent.backends.base import BackendError, BackendUnavailable, LLMBackend
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
 from agent.cli.app import bench_app, fail, note, open_run_folder, progress_bar
-from agent.cli.bench import BenchSettings, RowCallback, aggregate, lift_table, llm_lift, load_settings, run_bench, save_settings
+from agent.cli.bench import (
+    BenchSettings,
+    RowCallback,
+    aggregate,
+    icl_agent,
+    lift_table,
+    llm_lift,
+    load_settings,
+    no_llm_learner,
+    run_bench,
+    save_settings,
+)
 from agent.cli.rollout import run_policy
 from agent.cli.run_folder import dumps, run_name
-from agent.icl import ICLAgent
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
 from environment.association import (
@@ -169,10 +179,8 @@ class AssociationRunners:
                 transcript.write(dumps({"policy": name, "seed": seed, **record}) + "\n")
                 transcript.flush()
 
-            if name in NO_LLM_BASELINES:
-                policy = NO_LLM_BASELINES[name](self.task, self.agent, seed, transcript=write)
-            else:
-                policy = ICLAgent.from_settings(self.task, self.agent, seed, backend=self.backend(), transcript=write)
+            learner = no_llm_learner(name) if name in NO_LLM_BASELINES else icl_agent
+            policy = learner(self.task, self.agent, seed, self.backend, write)
             run_policy(policy, AssociationEnv(self.env_config), self.task, steps, seed, on_step=on_row)
 
     def one_shot(self, name: str, seed: int, on_row: RowCallback) -> None:
