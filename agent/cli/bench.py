@@ -22,7 +22,7 @@ from scipy import stats
 
 from agent.backends.base import LLMBackend
 from agent.cli.app import note
-from agent.cli.run_folder import CsvAppender, read_csv_rows, read_jsonl, write_jsonl
+from agent.cli.run_folder import CsvAppender, read_csv_rows, read_jsonl, rewrite_csv, write_jsonl
 from agent.experience import Keywords
 from agent.icl import ICLAgent, TranscriptSink
 from agent.settings import AgentSettings
@@ -214,12 +214,10 @@ class BenchCSV:
         return groups
 
     def rewrite(self, groups: dict[tuple[str, int], list[dict[str, Any]]]) -> None:
-        """Keep only `groups` (the finished ones) in the file."""
-        rows = [row for key in sorted(groups) for row in groups[key]]
+        """Keep only `groups` (the finished ones) in the file, in the order of `groups`; atomically, so a
+        kill while rewriting loses no finished row (`rewrite_csv`)."""
         self._appender.close()
-        self.path.unlink(missing_ok=True)
-        for row in rows:
-            self.append(row)
+        rewrite_csv(self.path, [row for key in groups for row in groups[key]])
 
     def append(self, row: dict[str, Any]) -> None:
         self._appender.append(row)
@@ -239,6 +237,11 @@ def load_settings(run_dir: Path) -> BenchSettings:
     return BenchSettings(**json.loads(path.read_text()))
 
 
+def group_order(settings: BenchSettings) -> list[tuple[str, int]]:
+    """The (policy, seed) groups in the order a bench runs and writes them: seed by seed, the policies in order."""
+    return [(name, seed) for seed in settings.seeds for name in settings.policies]
+
+
 def run_bench(
     run_dir: Path,
     settings: BenchSettings,
@@ -247,38 +250,51 @@ def run_bench(
     on_row: RowCallback | None = None,
     expected_rows: Callable[[str, int], int] | None = None,
 ) -> dict[tuple[str, int], list[dict[str, Any]]]:
-    """Run every (policy, seed) group not finished yet in `run_dir`; return all groups.
+    """Run every (policy, seed) group not finished yet in `run_dir`; return all groups, in the bench's order.
 
     `runners[name]` runs one policy; rows are tagged with policy and seed and appended to
     `steps.csv` one by one. A group is finished when it holds `settings.steps` rows, or
     `expected_rows(policy, seed)` where a run's length is not its step count (a run of
     whole episodes of varying length).
+
+    The bench's order is seed by seed, the policies in `settings.policies` order
+    (`group_order`); steps.csv and transcript.jsonl always hold their groups in it. So a
+    resumed bench writes the same bytes as one never stopped, wherever the kill landed:
+    the finished groups that lead that order are kept (in it), and every group from the
+    first unfinished one on runs again from its start, its rows and records dropped first.
+    (A bench killed once has no finished group after an unfinished one: it writes in this
+    order; a folder rewritten in another order by an older version is brought back to it.)
     """
     table = BenchCSV(run_dir / "steps.csv")
     expected = expected_rows or (lambda name, seed: settings.steps)
-    groups = {key: rows for key, rows in table.load().items() if len(rows) == expected(*key)}
+    order = group_order(settings)
+    written = table.load()
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for key in order:
+        if len(written.get(key, ())) != expected(*key):
+            break
+        groups[key] = written[key]
     table.rewrite(groups)
     transcript = run_dir / "transcript.jsonl"
     if transcript.exists():  # an unfinished group is rerun from its start: its records go too
-        write_jsonl(transcript, [r for r in read_jsonl(transcript) if (r.get("policy"), r.get("seed")) in groups])
+        position = {key: i for i, key in enumerate(order)}
+        kept = [r for r in read_jsonl(transcript) if (r.get("policy"), r.get("seed")) in groups]
+        write_jsonl(transcript, sorted(kept, key=lambda r: position[(r["policy"], r["seed"])]))  # stable: steps stay in order
     try:
-        for seed in settings.seeds:
-            for name in settings.policies:
-                if (name, seed) in groups:
-                    continue
-                if on_group_start is not None:
-                    on_group_start(name, seed)
-                produced: list[dict[str, Any]] = []
+        for name, seed in order[len(groups) :]:
+            if on_group_start is not None:
+                on_group_start(name, seed)
+            produced: list[dict[str, Any]] = []
 
-                def record(row: dict[str, Any], name: str = name, seed: int = seed, produced: list = produced) -> None:
-                    tagged = {"policy": name, "seed": seed, **row}
-                    table.append(tagged)
-                    produced.append({k: str(v) for k, v in tagged.items()})
-                    if on_row is not None:
-                        on_row(tagged)
+            def record(row: dict[str, Any], name: str = name, seed: int = seed, produced: list = produced) -> None:
+                tagged = {"policy": name, "seed": seed, **row}
+                table.append(tagged)
+                produced.append({k: str(v) for k, v in tagged.items()})
+                if on_row is not None:
+                    on_row(tagged)
 
-                runners[name](seed, settings.steps, record)
-                groups[(name, seed)] = produced
+            runners[name](seed, settings.steps, record)
+            groups[(name, seed)] = produced
     finally:
         table.close()
     return groups

@@ -7,7 +7,6 @@ same seed, so the same stream, and stands beside it in the final table.
 
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from agent.cli.agent_options import agent_settings, with_agent_options
 from agent.cli.app import app, fail, note, progress_bar
 from agent.cli.problems import PROBLEMS, Problem
 from agent.cli.rollout import run_policy
-from agent.cli.run_folder import RunFolder, check_out_dir, dumps, read_csv_rows, read_jsonl, run_name, write_jsonl
+from agent.cli.run_folder import RunFolder, check_out_dir, dumps, read_csv_rows, read_jsonl, rewrite_csv, run_name, write_jsonl
 from agent.icl import ICLAgent, ReplayError
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
@@ -150,7 +149,7 @@ def steps_done(folder: RunFolder, decision_maker: Policy) -> tuple[list[dict[str
     records = {int(r["step"]): r for r in kept}
     done = done[: next((s for s in range(len(done)) if s not in records), len(done))]
     write_jsonl(folder.path / "transcript.jsonl", [r for r in kept if int(r["step"]) < len(done)])
-    rewrite_rows(folder.path / "steps.csv", done)
+    rewrite_csv(folder.path / "steps.csv", done)
     return done, records
 
 
@@ -211,17 +210,6 @@ def execute(
         summaries["oracle (same stream)"] = oracle.summary
     Console().print(summary_table(f"{problem.name}, seed {seed}, {steps} steps", summaries))
     note(f"run folder: {folder.path}")
-
-
-def rewrite_rows(path: Path, rows: list[dict[str, str]]) -> None:
-    """Keep only `rows` (with the header) in the CSV at `path`."""
-    if not rows:
-        path.unlink(missing_ok=True)
-        return
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def policy_facts(decision_maker: object) -> dict[str, Any]:

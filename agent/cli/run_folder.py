@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -81,9 +82,37 @@ def read_jsonl(path: Path, truncate: bool = False) -> list[dict[str, Any]]:
     return records
 
 
+def replace_text(path: Path, text: str) -> None:
+    """Replace `path` with `text` atomically: a kill at any moment leaves the old file or the new one, never
+    part of either (a resume that rewrites a folder's files loses nothing when it is killed too).
+
+    A file that holds `text` already is left alone. The new text goes to `path.partial` first, a
+    fixed name, so that the next resume, which writes the same, takes over one a kill left there.
+    """
+    data = text.encode("utf-8")
+    if path.is_file() and path.read_bytes() == data:
+        return
+    partial = path.with_name(f"{path.name}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+def rewrite_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Replace the CSV at `path` with `rows` (the first row's keys are the header), byte for byte what
+    `CsvAppender` writes for them, atomically (`replace_text`); no rows: no file, as before the first append."""
+    if not rows:
+        path.unlink(missing_ok=True)
+        return
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    replace_text(path, out.getvalue())
+
+
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
-    """Replace `path` with exactly `records`, one strict JSON line each."""
-    path.write_text("".join(dumps(r) + "\n" for r in records))
+    """Replace `path` with exactly `records`, one strict JSON line each (atomically: `replace_text`)."""
+    replace_text(path, "".join(dumps(r) + "\n" for r in records))
 
 
 def check_out_dir(out: Path) -> None:

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from agent.cli.run_folder import CsvAppender, dumps, read_csv_rows, read_jsonl, write_jsonl
+from agent.cli.run_folder import CsvAppender, dumps, read_csv_rows, read_jsonl, rewrite_csv, write_jsonl
 from agent.cli.sweep_spec import SweepSpec
 
 SPEC, META, CELLS_LOG, CELLS, STEPS, TRANSCRIPT, SUMMARY = (
@@ -153,11 +153,7 @@ def prune(path: Path) -> None:
     steps = read_csv_rows(path / STEPS, truncate=True)
     kept = [row for row in steps if row["cell_id"] in ids]
     if len(kept) != len(steps):
-        (path / STEPS).unlink()
-        appender = CsvAppender(path / STEPS)
-        for row in kept:
-            appender.append(row)
-        appender.close()
+        rewrite_csv(path / STEPS, kept)
     transcript = path / TRANSCRIPT
     if transcript.exists():
         records = read_jsonl(transcript, truncate=True)
