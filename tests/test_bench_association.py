@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
+from tests.resume_points import BENCH_EXCLUDED, assert_same_folder, copy_setup, csv_lines, cut_steps
 
 NO_LLM = "lookup,bandit,least-delay,iam,gale-shapley,kolkata,random,milp"
 
@@ -59,6 +61,45 @@ def test_an_interrupted_bench_resumes_to_the_same_summary(tmp_path):
     resumed = json.loads(result.stdout)
     assert resumed["policies"] == summary["policies"] and resumed["small_instances"] == summary["small_instances"]
     assert len(steps.read_text().splitlines()) == len(lines)
+
+
+# Where a kill can land in a bench association of 2 seeds x lookup, iam, random, whose two sizes
+# are written one after the other (default/, then small/): (size, rows finished, what was torn)
+# with every row of the sizes before it written; None: after the summary.
+ASSOCIATION_POINTS = {
+    "before the first row": ("default", 0, None),
+    "mid-row": ("default", 700, "row"),
+    "mid-record": ("default", 700, "record"),
+    "after the last default row": ("small", 0, None),
+    "mid-row of small": ("small", 60, "row"),
+    "after the last row": ("small", None, None),
+    "after the summary": None,
+}
+
+
+@pytest.mark.parametrize("point", list(ASSOCIATION_POINTS))
+def test_a_bench_association_killed_at_any_point_resumes_to_the_folder_of_one_never_stopped(tmp_path, point):
+    """A kill at each point, made as the files stand then (tests/resume_points.py; a point between
+    two writes cannot be hit by timing a signal): the resumed folder equals the uninterrupted one
+    byte for byte (default/ and small/ steps.csv and transcript.jsonl, bench.json), summary.json
+    but for its wall_s (seconds per group and in all)."""
+    _, whole = bench(tmp_path / "whole", "--runs", "2", "--gap-runs", "2", "--policies", "lookup,iam,random", "--seeds", "2")
+    cut = tmp_path / "cut"
+    if ASSOCIATION_POINTS[point] is None:
+        shutil.copytree(whole, cut)
+    else:
+        size, rows, torn = ASSOCIATION_POINTS[point]
+        copy_setup(whole, cut, ["bench.json"])
+        for name in ("default", "small"):  # both made before the first row
+            (cut / name).mkdir()
+        before = ["default", "small"][: ["default", "small"].index(size)]
+        for name in before:
+            shutil.copytree(whole / name, cut / name, dirs_exist_ok=True)
+        total = len(csv_lines(whole / size / "steps.csv")) - 1
+        cut_steps(whole / size, cut / size, total if rows is None else rows, torn, key=lambda r: (r["policy"], int(r["seed"]), int(r["step"])))
+    result = CliRunner().invoke(app, ["bench", "association", "--resume", str(cut), "--json"])
+    assert result.exit_code == 0, result.output
+    assert_same_folder(cut, whole, BENCH_EXCLUDED)
 
 
 @pytest.mark.slow

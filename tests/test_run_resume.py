@@ -1,9 +1,8 @@
 """A stopped or killed run keeps what it did and continues to the same result (`edge-icl run --resume`)."""
 
 import json
+import shutil
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -16,20 +15,9 @@ from agent.settings import AgentSettings
 from agent.cli.run_folder import read_jsonl
 from environment.offloading import offloading_env_config
 from tests.cli_process import edge_icl
+from tests.resume_points import RUN_EXCLUDED, assert_same_folder, copy_setup, cut_steps, wait_for_rows
 
 runner = CliRunner()
-
-
-def wait_for_rows(folder_parent: Path, rows: int, process: subprocess.Popen, limit_s: float = 120) -> Path:
-    """The run folder, once its steps.csv holds `rows` data rows."""
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        for steps in folder_parent.glob("*/steps.csv"):
-            if len(steps.read_text().splitlines()) - 1 >= rows:
-                return steps.parent
-        time.sleep(0.02)
-    raise AssertionError(f"no {rows} rows within {limit_s} s")
 
 
 def only_folder(parent: Path) -> Path:
@@ -60,6 +48,9 @@ def test_an_icl_run_killed_with_sigkill_resumes_to_the_same_steps_csv_byte_for_b
     resumed, original = json.loads(result.stdout), json.loads((whole / "summary.json").read_text())
     for key in ("mean_reward", "decision_accuracy", "llm_calls", "explored_steps", "parse_failures", "steps"):
         assert resumed[key] == original[key], key
+    # and every other file and field, but the wall-clock ones and the counts of this process's own
+    # model calls (resume_points.RUN_EXCLUDED); the transcript's prompts, scores and decisions too
+    assert_same_folder(folder, whole, RUN_EXCLUDED)
 
 
 def test_a_torn_last_line_is_dropped_and_the_run_completes_as_if_never_stopped(tmp_path):
@@ -128,3 +119,52 @@ def test_bench_resume_drops_the_aborted_groups_transcript_and_a_torn_row(tmp_pat
     assert all(len(rows) == 20 for rows in groups.values())
     kept = read_jsonl(tmp_path / "transcript.jsonl")
     assert kept == records[:20]  # the aborted group's records went with its rows
+
+
+# Where a kill can land in a run, as (rows finished, what was torn): before the first row;
+# in the middle of writing a row; in the middle of writing a step's transcript record (it is
+# written before its row); right after the last row (no summary yet); after the summary.
+KILL_POINTS = {
+    "before the first row": (0, None),
+    "mid-row": (17, "row"),
+    "mid-record": (17, "record"),
+    "after the last row": (40, None),
+    "after the summary": None,
+}
+LOOKUP_RUN = ("--policy", "lookup", "--steps", "40", "--seed", "3")  # the agent without its LLM: it writes a transcript too
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_a_run_killed_at_any_point_resumes_to_the_folder_of_a_run_never_stopped(tmp_path, point):
+    """A kill at each point, made as the files stand then (tests/resume_points.py: the uninterrupted
+    folder cut back to that moment, a torn line cut in half): timing a signal cannot hit a point
+    between two writes. The resumed folder equals the uninterrupted one byte for byte, file by
+    file, but for its wall-clock fields (resume_points.RUN_EXCLUDED: run.json's wall_s and
+    resumed_at_step)."""
+    whole = run_to_end(tmp_path / "whole", *LOOKUP_RUN)
+    if KILL_POINTS[point] is None:
+        cut = tmp_path / "cut"
+        shutil.copytree(whole, cut)
+    else:
+        rows, torn = KILL_POINTS[point]
+        cut = copy_setup(whole, tmp_path / "cut", ["config.yaml", "prompt"])
+        cut_steps(whole, cut, rows, torn, key=lambda r: int(r["step"]))
+    result = runner.invoke(app, ["run", "--resume", str(cut), "--json"])
+    assert result.exit_code == 0, result.output
+    assert_same_folder(cut, whole, RUN_EXCLUDED)
+
+
+def test_a_run_killed_with_sigkill_wherever_it_lands_resumes_to_the_folder_of_a_run_never_stopped(tmp_path):
+    """A real SIGKILL of `edge-icl run` in its own process, sent once its steps.csv holds 20 of
+    5,000 rows: wherever between two writes (or inside one) it lands, the resumed folder equals
+    an uninterrupted run's (wall-clock fields aside)."""
+    args = ("--policy", "lookup", "--steps", "5000", "--seed", "6")
+    whole = run_to_end(tmp_path / "whole", *args)
+    process = edge_icl("run", "--out", str(tmp_path / "killed"), "--json", *args)
+    folder = wait_for_rows(tmp_path / "killed", 20, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL  # killed, not finished
+    result = runner.invoke(app, ["run", "--resume", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    assert_same_folder(folder, whole, RUN_EXCLUDED)

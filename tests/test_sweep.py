@@ -4,6 +4,8 @@ import csv
 import json
 import math
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +26,8 @@ from agent.cli.sweep_folder import SweepFolder
 from agent.cli.sweep_spec import load_sweep
 from agent.settings import AgentSettings
 from solvers.agent_baselines import NO_LLM_BASELINES
+from tests.cli_process import edge_icl
+from tests.resume_points import SWEEP_EXCLUDED, assert_same_folder, cut_sweep, wait_for_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 TERSE = str(ROOT / "examples" / "prompts" / "offloading-terse")
@@ -140,6 +144,52 @@ def test_a_stopped_sweep_keeps_its_finished_cells_and_resumes_to_the_same_table(
     assert resumed["ran"] == 12 - 5
     assert table(cut) == table(tmp_path / "whole")
     assert sorted_lines(cut / "steps.csv") == sorted_lines(tmp_path / "whole" / "steps.csv")
+
+
+# Where a kill can land in a serial sweep of 18 cells (3 policies x 2 worlds x 3 seeds, lookup
+# writing a transcript): (finished cells, step rows of the next one, what was torn); None:
+# after the summary and figures.
+SWEEP_POINTS = {
+    "before the first row": (0, 0, None),
+    "mid-row": (5, 7, "row"),
+    "mid-line of cells.jsonl": (5, 0, "cells.jsonl"),
+    "after the last row": (18, 0, None),
+    "after the summary": None,
+}
+WITH_LOOKUP = {**PLAIN, "policies": ["oracle", "lookup", "random"], "seeds": [0, 1, 2]}
+
+
+@pytest.mark.parametrize("point", list(SWEEP_POINTS))
+def test_a_sweep_killed_at_any_point_resumes_to_the_folder_of_a_sweep_never_stopped(tmp_path, point):
+    """A kill at each point, made as the files stand then (tests/resume_points.py `cut_sweep`; a
+    point between two writes cannot be hit by timing a signal): the resumed folder equals the
+    uninterrupted one byte for byte, figures included, but for the timing columns of cells.csv
+    and cells.jsonl and what summary.json says this invocation did (resume_points.SWEEP_EXCLUDED)."""
+    spec = str(write_spec(tmp_path, WITH_LOOKUP))
+    sweep(spec, "--out", str(tmp_path / "whole"), "--executor", "serial")
+    cut = tmp_path / "cut"
+    if SWEEP_POINTS[point] is None:
+        shutil.copytree(tmp_path / "whole", cut)
+    else:
+        cut_sweep(tmp_path / "whole", cut, *SWEEP_POINTS[point])
+    sweep("--resume", str(cut), "--executor", "serial")
+    assert_same_folder(cut, tmp_path / "whole", SWEEP_EXCLUDED)
+
+
+def test_a_sweep_killed_with_sigkill_wherever_it_lands_resumes_to_the_folder_of_a_sweep_never_stopped(tmp_path):
+    """A real SIGKILL of `edge-icl sweep` in its own process, sent once 6 of its 24 cells are
+    recorded in cells.jsonl: wherever it lands, the resumed folder equals an uninterrupted sweep's
+    (timing columns and this invocation's counts aside)."""
+    spec = str(write_spec(tmp_path, {**WITH_LOOKUP, "seeds": [0, 1, 2, 3], "steps": 300}))
+    sweep(spec, "--out", str(tmp_path / "whole"), "--executor", "serial")
+    process = edge_icl("sweep", spec, "--out", str(tmp_path / "runs" / "killed"), "--executor", "serial", "--json")
+    folder = wait_for_rows(tmp_path / "runs", 6, process, name="cells.jsonl")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL  # killed, not finished
+    assert not (folder / "summary.json").exists()
+    sweep("--resume", str(folder), "--executor", "serial")
+    assert_same_folder(folder, tmp_path / "whole", SWEEP_EXCLUDED)
 
 
 def test_bad_command_lines_are_one_line_errors(tmp_path):
