@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from agent.backends.base import LLMBackend, Scores
+from agent.backends.base import BackendError, LLMBackend, Message, Scores
 from agent.backends.registry import make_backend
+from agent.context_window import answer_room, longest_fitting_head, overflow, prompt_tokens, too_long, window_of
 from agent.decision_parser import parse_decision
 from agent.experience import Experience, ExperiencePool, HoldoutPool, Keywords, as_keywords, make_pool, most_relevant
 from agent.exploration import EpsilonGreedy, EpsilonSchedule
 from agent.llm_cache import cache_facts, with_llm_cache
-from agent.prompting import RenderedPrompt, TaskPrompt
+from agent.prompting import PromptError, RenderedPrompt, TaskPrompt
 from agent.settings import AgentSettings
 from environment.decision_task import Candidate, DecisionTask
 from solvers.policy import AGENT_STREAM, EXPLORATION_STREAM, policy_generator
@@ -79,7 +80,11 @@ class ICLAgent:
     settings: decision mode, fallback, prompt layout.
     transcript: called with one record per step (RunFolder.append_jsonl): the LLM call's
         record, or for an explored step its random decision and no call.
-    on_warning: called once with a one-line message when parse failures keep coming.
+    on_warning: called once with a one-line message when parse failures keep coming, and
+        once when the pool first outgrows the backend's context window.
+
+    Raises PromptError (one line) when the smallest prompt a step can show does not fit
+    the backend's context window (agent/context_window.py).
     """
 
     name = "icl"
@@ -145,6 +150,8 @@ class ICLAgent:
         self.step = 0
         self._seen_stable: set[str] = set()
         self._calibration: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
+        self._warned_trim = False
+        self._check_window()
 
     # --- the prompt -------------------------------------------------------------------
     def shown_examples(self) -> list[Experience]:
@@ -165,6 +172,49 @@ class ICLAgent:
         shown = self.pool.examples() if shown is None else shown
         return self.prompt.render(shown, self.closest_examples(keywords), keywords, candidates)
 
+    # --- the context window (agent/context_window.py) -----------------------------------
+    def _answer_room(self, candidates: Sequence[Candidate]) -> int:
+        return answer_room(self.backend, self.prompt.answers(candidates), self.settings.decision_mode, self.settings.max_tokens)
+
+    def _check_window(self) -> None:
+        """Before step 0: the smallest prompt a step shows (no pool example, the closest ones, the query) must fit the window."""
+        window = window_of(self.backend)
+        if window is None:
+            return
+        floor = self.prompt.sample(pool=0, relevant=self.settings.closest)
+        room = self._answer_room([Candidate(label, action) for action, label in enumerate(self.task.decisions)])
+        tokens = overflow(self.backend, [floor.messages], room)
+        if tokens is not None:
+            system = prompt_tokens(self.backend, floor.messages[:1])
+            raise PromptError(too_long(tokens, room, window, self.backend, f"--prompt: {self.prompt.folder}", f" (system.j2 alone: {system})"))
+
+    def fit_window(self, keywords: Keywords, candidates: Sequence[Candidate], shown: list[Experience]) -> tuple[list[Experience], int]:
+        """The longest head of `shown` whose prompts (and the content-free one, when calibrating) fit the
+        backend's window, and how many examples it leaves out; BackendError when not even none fits."""
+        window = window_of(self.backend)
+        if window is None:
+            return shown, 0
+        room = self._answer_room(candidates)
+        calibrating = self.settings.decision_mode == "score" and self.settings.calibrate
+
+        def prompts(k: int) -> list[list[Message]]:
+            head = shown[:k]
+            rendered = [self.build_prompt(keywords, candidates, head).messages]
+            return [*rendered, self._content_free_prompt(head, candidates).messages] if calibrating else rendered
+
+        kept = longest_fitting_head(len(shown), lambda k: overflow(self.backend, prompts(k), room) is None)
+        if kept is None:
+            tokens = overflow(self.backend, prompts(0), room) or 0
+            raise BackendError(too_long(tokens, room, window, self.backend, f"step {self.step}", " with no pool example shown"))
+        trimmed = len(shown) - kept
+        if trimmed and not self._warned_trim and self.on_warning is not None:
+            self._warned_trim = True
+            self.on_warning(
+                f"step {self.step}: the prompt outgrew the {window}-token context window; {trimmed} of {len(shown)} pool examples "
+                f"left out (the end of the pool's order; transcript.jsonl: pool_trimmed)"
+            )
+        return shown[:kept], trimmed
+
     # --- the LLM call -----------------------------------------------------------------
     def _content_free_scores(
         self, rendered: RenderedPrompt, shown: list[Experience], candidates: Sequence[Candidate]
@@ -176,6 +226,13 @@ class ICLAgent:
         cached = self._calibration.get(key)
         if cached is not None:
             return cached, 0.0, {}
+        free = self._content_free_prompt(shown, candidates)
+        scores = self.backend.score(free.messages, answers)
+        self._calibration[key] = scores.logprobs
+        return scores.logprobs, scores.latency_s, cache_facts(scores)
+
+    def _content_free_prompt(self, shown: list[Experience], candidates: Sequence[Candidate]) -> RenderedPrompt:
+        """The calibration prompt: `shown` as the pool, a content-free query and closest examples."""
         # The same layout with no content: a content-free closest example when the prompt
         # shows closest examples, and the same candidate labels without their numbers, so
         # both prompts differ only in their content.
@@ -183,14 +240,11 @@ class ICLAgent:
         placeholder = Experience(free_keywords, "N/A", math.nan, "N/A", -1)
         relevant = [placeholder] * min(self.settings.closest, len(self.pool.examples()))
         bare = [Candidate(c.label, c.action) for c in candidates]
-        free = self.prompt.render(shown, relevant, free_keywords, bare)
-        scores = self.backend.score(free.messages, answers)
-        self._calibration[key] = scores.logprobs
-        return scores.logprobs, scores.latency_s, cache_facts(scores)
+        return self.prompt.render(shown, relevant, free_keywords, bare)
 
     def decide_by_llm(self, keywords: Keywords, candidates: Sequence[Candidate]) -> tuple[int | None, dict[str, Any]]:
         """Ask the LLM; return the chosen candidate's index (None when the reply names none) and the call's record."""
-        shown = self.shown_examples()
+        shown, trimmed = self.fit_window(keywords, candidates, self.shown_examples())
         rendered = self.build_prompt(keywords, candidates, shown)
         record: dict[str, Any] = {
             "step": self.step,
@@ -203,6 +257,8 @@ class ICLAgent:
         if rendered.stable_hash not in self._seen_stable:  # the full stable text once per version
             self._seen_stable.add(rendered.stable_hash)
             record["prompt_stable"] = rendered.stable
+        if trimmed:
+            record["pool_trimmed"] = trimmed
         choice: int | None
         calibration_s = 0.0
         if self.settings.decision_mode == "score":
@@ -325,8 +381,9 @@ class ICLAgent:
             self.stats.explored += 1
             drawn = actions[self.exploration.random_choice(len(candidates))]
         else:
-            shown = self.shown_examples()  # the pool-sample draw, if any
-            self._seen_stable.add(self.build_prompt(as_keywords(self.task.keywords(info)), candidates, shown).stable_hash)
+            keywords = as_keywords(self.task.keywords(info))
+            shown, _ = self.fit_window(keywords, candidates, self.shown_examples())  # the pool-sample draw, if any; the window's cut
+            self._seen_stable.add(self.build_prompt(keywords, candidates, shown).stable_hash)
             if record.get("llm_call"):
                 self.stats.llm_calls += 1
                 self.stats.llm_latency_s.append(float(record.get("latency_s") or 0.0) + float(record.get("calibration_latency_s") or 0.0))

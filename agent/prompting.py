@@ -17,6 +17,13 @@ What the templates see:
 - user.j2: `examples` and `relevant` (rendered), `relevant_experiences` (as in
   example.j2), `query`, `candidates`, `variable_marker` (render it exactly once);
 - answer_prefix.j2: `query`; answer.j2: `decision` (a candidate's label).
+
+A prompt folder is someone else's code (a colleague's variant, a sweep spec's
+`prompt`), so its templates run in Jinja's ImmutableSandboxedEnvironment: no attribute
+that starts with `_` (the `cycler.__init__.__globals__.os` way out to Python), no
+unsafe `str.format`, no mutation of Python objects. A template that tries is a
+PromptError naming its file. The packaged prompts render the same text as under a plain
+Environment (tests/test_prompting.py).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from agent.backends.base import Message
 from agent.decision_parser import parse_decision  # noqa: F401  (re-exported: backends parse replies too)
@@ -83,6 +91,9 @@ class TaskPrompt:
     task: the decision problem (its decisions, its content-free keywords).
     """
 
+    # The templates' environment: sandboxed (see the module note); a test renders with a plain one to compare.
+    environment_class: type[jinja2.Environment] = ImmutableSandboxedEnvironment
+
     def __init__(self, folder: str | Path | None, task: DecisionTask) -> None:
         self.folder = Path(folder) if folder is not None else default_prompt_dir(task.name)
         if not self.folder.is_dir():
@@ -90,7 +101,7 @@ class TaskPrompt:
         missing = [name for name in TEMPLATE_FILES if not (self.folder / name).is_file()]
         if missing:
             raise PromptError(f"--prompt: {self.folder} lacks {', '.join(missing)}")
-        environment = jinja2.Environment(
+        environment = self.environment_class(
             loader=jinja2.FileSystemLoader(str(self.folder)), undefined=jinja2.StrictUndefined, keep_trailing_newline=False
         )
         try:
@@ -128,10 +139,15 @@ class TaskPrompt:
         answers = [self.answer(label) for label in self.decisions]
         if len(set(answers)) != len(answers):
             raise PromptError(f"--prompt: {self.folder / 'answer.j2'} renders equal answers for different decisions: {answers}")
+        self.sample(pool=1, relevant=1)
+
+    def sample(self, pool: int, relevant: int) -> RenderedPrompt:
+        """The prompt of a sample state: the content-free keywords, every decision open, `pool` pool
+        examples and `relevant` closest examples (a sample experience each)."""
         keywords = as_keywords(self.task.content_free)
         candidates = [Candidate(label, action) for action, label in enumerate(self.decisions)]
-        sample = Experience(keywords, self.decisions[0], 0.0, "good", 0)
-        self.render([sample], [sample], keywords, candidates)
+        example = Experience(keywords, self.decisions[0], 0.0, "good", 0)
+        return self.render([example] * pool, [example] * relevant, keywords, candidates)
 
     def example(self, experience: Experience) -> str:
         """One example E_e in the format of eq. (9)."""

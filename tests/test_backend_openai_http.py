@@ -391,6 +391,19 @@ def test_a_jinja_template_file_renders_and_gives_its_end_of_turn(tmp_path):
         load_chat_template(tmp_path / "missing.gguf")
 
 
+def test_a_jinja_template_file_that_reaches_for_python_runs_nothing(tmp_path):
+    # llama_cpp's Jinja2ChatFormatter renders chat templates in Jinja's ImmutableSandboxedEnvironment
+    from agent.backends.base import BackendUnavailable
+    from agent.backends.chat_template import CHATML_TEMPLATE, load_chat_template
+
+    marker = tmp_path / "escaped"
+    path = tmp_path / "escape.jinja"
+    path.write_text("{{ cycler.__init__.__globals__.os.popen('touch " + str(marker) + "').read() }}" + CHATML_TEMPLATE)
+    with pytest.raises(BackendUnavailable, match=r"escape\.jinja does not render a chat \(SecurityError") as error:
+        load_chat_template(path)
+    assert len(str(error.value).splitlines()) == 1 and not marker.exists()
+
+
 def test_complete_on_the_completions_api_sends_the_rendered_prompt_with_its_prefill(server):
     from agent.backends.chat_template import load_chat_template
 

@@ -89,3 +89,6 @@ def test_transformers_backend_scores_the_bundled_model_as_llama_cpp_does():
         assert ours == pytest.approx(theirs, rel=0.02)
         assert max(ours, key=ours.get) == max(theirs, key=theirs.get)
     assert backend.complete(MESSAGES, max_tokens=4).text == backend.complete(MESSAGES, max_tokens=4).text
+    # the window is the model's max positions, its tokens counted as llama.cpp counts them (agent/context_window.py)
+    assert backend.context_window == llama.context_window == 8192
+    assert backend.count_tokens(backend.render(MESSAGES)) == llama.count_tokens(llama.render(MESSAGES))

@@ -5,6 +5,10 @@ candidate answer, from one forward pass over prompt + answer. `model_path` is a 
 folder or hub id; a `.gguf` file (such as the bundled SmolLM2) is loaded through
 transformers' GGUF support (needs the `gguf` and `accelerate` packages), which
 dequantizes it to float32.
+
+Context window: the model's `max_position_embeddings` (its config), the most positions
+it has; the ICL agent holds each prompt to it (agent/context_window.py). There is no
+option to set it: transformers allocates nothing for the window up front.
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class TransformersBackend:
             raise BackendUnavailable(f"--model-path: transformers cannot load {model_path or path}: {first}") from None
         self.model = path.name
         self.model_path = path  # a local file is named by its content in the LLM call cache
+        positions = getattr(self.lm.config, "max_position_embeddings", None)
+        self.context_window: int | None = int(positions) if isinstance(positions, int) and positions > 0 else None
 
     def render(self, messages: list[Message]) -> str:
         """The prompt text in the model's chat template; a last assistant message is a prefill the reply continues."""
@@ -62,6 +68,10 @@ class TransformersBackend:
             head = self.tokenizer.apply_chat_template(list(messages[:-1]), add_generation_prompt=True, tokenize=False)
             return head + messages[-1]["content"]
         return self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens `text` takes in the window, as `_prompt_ids` tokenizes a prompt (agent/context_window.py)."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def _prompt_ids(self, messages: list[Message]) -> list[int]:
         return self.tokenizer.encode(self.render(messages), add_special_tokens=False)
