@@ -63,17 +63,15 @@ def count_records(records: Iterable[dict[str, Any]]) -> FallbackCount:
     return FallbackCount(asked, fallbacks)
 
 
-def counts_by(records: Iterable[dict[str, Any]], keys: Sequence[str]) -> dict[tuple[str, ...], FallbackCount]:
-    """The count of transcript lines per value of `keys` (e.g. policy and seed of a bench), values as text."""
-    grouped: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for record in records:
-        grouped.setdefault(tuple(str(record.get(k)) for k in keys), []).append(record)
-    return {key: count_records(lines) for key, lines in grouped.items()}
-
-
 def too_many(what: str, count: FallbackCount, limit: float) -> str:
     """The one line of an invalid result: what, its share, the threshold and the flag."""
     return f"{what}: the fallback made {count.describe()}, above {FLAG} {limit:g}; not a result of the LLM"
 
 
-__all__ = ["FLAG", "FallbackCount", "count_records", "counts_by", "too_many"]
+def too_many_in(where: str, units: Sequence[tuple[str, FallbackCount]], limit: float) -> str:
+    """The one line of a bench or sweep with invalid results: where, and each invalid unit with its share."""
+    listed = "; ".join(f"{name} {count.describe()}" for name, count in units)
+    return f"{where}: the fallback made more than {FLAG} {limit:g} of the LLM decisions in {len(units)} of its results: {listed}; not results of the LLM"
+
+
+__all__ = ["FLAG", "FallbackCount", "count_records", "too_many", "too_many_in"]
