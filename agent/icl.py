@@ -253,7 +253,7 @@ class ICLAgent:
         else:
             labels = [c.label for c in candidates]
             # the cache keeps a reply only when it names a decision (agent/llm_cache.py)
-            names_one = lambda reply: parse_decision(reply.text, labels) is not None  # noqa: E731
+            names_one = lambda reply: parse_decision(reply.text, labels) is not None
             completion = ask(self.backend, "complete", rendered.messages, self.settings.max_tokens, accept=names_one)
             choice = parse_decision(completion.text, labels)
             if completion.raw_reply is not None:

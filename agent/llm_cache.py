@@ -45,9 +45,9 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, Literal
 
 from agent.backends.base import Completion, LLMBackend, Message, Scores

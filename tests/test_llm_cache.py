@@ -106,7 +106,7 @@ def test_an_answer_its_reader_does_not_accept_is_never_stored(llama, own_llm_cac
     refused = [cached.complete(MESSAGES, 6, accept=lambda reply: False).extra["llm_cache"]["status"] for _ in range(2)]
     assert refused == ["miss", "miss"] and cached.stats.model_calls == 2
     assert [cached.complete(MESSAGES, 6).extra["llm_cache"]["status"] for _ in range(2)] == ["miss", "hit"]
-    unseen = lambda scores: False  # noqa: E731  a reader that found no candidate in the scores
+    unseen = lambda scores: False  # a reader that found no candidate in the scores
     assert [cached.score(MESSAGES, CANDIDATES, accept=unseen).extra["llm_cache"]["status"] for _ in range(2)] == ["miss", "miss"]
     key = call_key(model_identity(llama), {"call": "score", "messages": MESSAGES, "candidates": CANDIDATES})
     assert cached._store.get(key) is None

@@ -347,7 +347,7 @@ def association(
     invalid: list[tuple[str, Any]] = []
     for size, size_table in (("default", main), ("small", summary.get("small_instances"))):
         if size_table is not None:
-            unit = lambda record, size=size: f"{size}: {record.get('policy')} seed {record.get('seed')}"  # noqa: E731
+            unit = lambda record, size=size: f"{size}: {record.get('policy')} seed {record.get('seed')}"
             invalid += judge_fallbacks(size_table, read_jsonl(run_dir / size / "transcript.jsonl"), agent.max_fallback_share, unit_of=unit)
     lift = llm_lift(groups["default"], AssociationTask().metrics, LIFT_METRICS)
     if lift:

@@ -237,7 +237,7 @@ def bench_caching(
     summary = {**summarise(rows), **{SMALL_PREFIX + k: v for k, v in summarise(small).items()}}
     result: dict[str, Any] = {"policies": {name: {k: _finite(values[k]) for k in BENCH_KEYS} for name, values in summary.items()}}
     # a learner plays all its setting's slots (the small instances one after the other): one result per table row
-    row_of = lambda record: record.get("policy") if record.get("setting") == "default" else SMALL_PREFIX + str(record.get("policy"))  # noqa: E731
+    row_of = lambda record: record.get("policy") if record.get("setting") == "default" else SMALL_PREFIX + str(record.get("policy"))
     invalid = judge_fallbacks(result["policies"], read_jsonl(folder.path / "transcript.jsonl"), agent.max_fallback_share, row_of=row_of, unit_of=row_of)
     lift = caching_lift(rows, small)
     if lift:  # per backend, as in every bench
