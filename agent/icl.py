@@ -24,7 +24,8 @@ from agent.context_window import answer_room, longest_fitting_head, overflow, pr
 from agent.decision_parser import parse_decision
 from agent.experience import Experience, ExperiencePool, HoldoutPool, Keywords, as_keywords, make_pool, most_relevant
 from agent.exploration import EpsilonGreedy, EpsilonSchedule
-from agent.llm_cache import cache_facts, with_llm_cache
+from agent.fallback_share import FallbackCount
+from agent.llm_cache import ask, cache_facts, with_llm_cache
 from agent.prompting import PromptError, RenderedPrompt, TaskPrompt
 from agent.settings import AgentSettings
 from environment.decision_task import Candidate, DecisionTask
@@ -49,18 +50,29 @@ def capped(text: str | None, limit: int = REPLY_CAP_CHARS) -> dict[str, Any]:
 
 @dataclass
 class ICLStats:
-    """Counts the run summary reports."""
+    """Counts the run summary reports.
+
+    `llm_calls`: decisions the LLM was asked for; `fallbacks`: those of them the fallback
+    made (the reply named none); `fallback_share` in the summary = fallbacks / llm_calls
+    (agent/fallback_share.py; None when the LLM was asked for none).
+    """
 
     llm_calls: int = 0
     parse_failures: int = 0
     parse_failures_in_a_row: int = 0
     explored: int = 0
+    fallbacks: int = 0
     llm_latency_s: list[float] = field(default_factory=list)
+
+    def fallback_count(self) -> FallbackCount:
+        return FallbackCount(self.llm_calls, self.fallbacks)
 
     def summary(self) -> dict[str, Any]:
         return {
             "llm_calls": self.llm_calls,
             "parse_failures": self.parse_failures,
+            "fallback_decisions": self.fallbacks,
+            "fallback_share": self.fallback_count().share,
             "explored_steps": self.explored,
             "llm_median_latency_ms": float(np.median(self.llm_latency_s) * 1000) if self.llm_latency_s else None,
         }
@@ -227,7 +239,7 @@ class ICLAgent:
         if cached is not None:
             return cached, 0.0, {}
         free = self._content_free_prompt(shown, candidates)
-        scores = self.backend.score(free.messages, answers)
+        scores = ask(self.backend, "score", free.messages, answers, accept=_some_seen)
         self._calibration[key] = scores.logprobs
         return scores.logprobs, scores.latency_s, cache_facts(scores)
 
@@ -263,7 +275,7 @@ class ICLAgent:
         calibration_s = 0.0
         if self.settings.decision_mode == "score":
             answers = self.prompt.answers(candidates)
-            scores: Scores = self.backend.score(rendered.messages, answers)
+            scores: Scores = ask(self.backend, "score", rendered.messages, answers, accept=_some_seen)
             adjusted = [scores.logprobs[a] for a in answers]
             if self.settings.calibrate:
                 free, calibration_s, calibration_cache = self._content_free_scores(rendered, shown, candidates)
@@ -279,7 +291,7 @@ class ICLAgent:
             # eq. (6) over the answers the backend saw: a censored answer (missing from a chat API's
             # top-k, its value only a bound) cannot win; ties go to the first answer; none seen
             # (every score -inf, or every answer censored) = the reply named no decision
-            seen = [i for i, a in enumerate(answers) if a not in scores.censored and scores.logprobs[a] > -math.inf]
+            seen = [i for i, a in enumerate(answers) if a in scores.seen()]
             choice = max(seen, key=lambda i: (adjusted[i], -i)) if seen else None
             record["censored"] = sorted(scores.censored)
             if scores.raw_reply is not None:
@@ -295,8 +307,11 @@ class ICLAgent:
                 **cache_facts(scores),
             )
         else:
-            completion = self.backend.complete(rendered.messages, max_tokens=self.settings.max_tokens)
-            choice = parse_decision(completion.text, [c.label for c in candidates])
+            labels = [c.label for c in candidates]
+            # the cache keeps a reply only when it names a decision (agent/llm_cache.py)
+            names_one = lambda reply: parse_decision(reply.text, labels) is not None
+            completion = ask(self.backend, "complete", rendered.messages, self.settings.max_tokens, accept=names_one)
+            choice = parse_decision(completion.text, labels)
             if completion.raw_reply is not None:
                 record.update(raw_reply=completion.raw_reply, raw_reply_chars=completion.raw_reply_chars)
             record.update(
@@ -314,7 +329,12 @@ class ICLAgent:
         return choice, record
 
     def _fallback(self, candidates: Sequence[Candidate]) -> int:
-        """The candidate the fallback names when a reply names none (a random one if that label is not open)."""
+        """The candidate the fallback names when a reply names none (a random one if that label is not open).
+
+        Every fallback decision passes here (`act`, `replay`): an agent that asks an LLM counts it for its
+        `fallback_share`."""
+        if self.uses_llm:
+            self.stats.fallbacks += 1
         labels = [c.label for c in candidates]
         if self.settings.fallback != "random" and self.settings.fallback in labels:
             return labels.index(self.settings.fallback)
@@ -400,6 +420,11 @@ class ICLAgent:
             as_keywords(self.task.keywords(info)), chosen.label, feedback.reward, feedback.constraint_met, self.step, tuple(chosen.features.items())
         )
         self.step += 1
+
+
+def _some_seen(scores: Scores) -> bool:
+    """Whether a score result names a decision: some candidate seen (what the cache may keep)."""
+    return bool(scores.seen())
 
 
 def _json_float(value: float) -> float | None:

@@ -19,10 +19,22 @@ backend decodes greedily (temperature 0). Every backend of this project decodes 
 a backend that samples says so with a `temperature` attribute above 0, and its
 completions then always go to the model.
 
+What is stored: only an answer that was read. A call's reader says what it can read with
+`accept` (a predicate on the result; the agent passes its own: a completion whose reply
+parses into one of the open decisions, a score where some candidate was seen); without
+one, the cache's own rule (`readable`): no unreadable server body (`raw_reply`), and for a
+score some candidate seen. An answer not accepted is returned (the agent counts its
+fallback) and never stored, so a broken server's replies are asked again once it is
+fixed. The same predicate is applied to a stored answer before it is used: one that
+fails it (stored before this rule existed, or no longer read by today's parser) is not a
+hit but asked again (status `stale`) and removed unless the new answer is accepted. This
+re-asks exactly the unread entries and keeps the good ones, so CACHE_FORMAT stays (a
+bump would re-ask every stored call, hours of LLM time for no change in the answers).
+
 Modes (`AgentSettings.llm_cache`, flag `--llm-cache`): `on` reads and writes; `refresh`
 never reads, calls the model and overwrites the stored answer; `off` touches no disk.
 A result says what happened in `extra["llm_cache"]` (`cache_facts` turns it into the
-transcript's `cache: hit|miss|refresh|bypass` and, for a hit, `saved_latency_s`: the
+transcript's `cache: hit|miss|stale|refresh|bypass` and, for a hit, `saved_latency_s`: the
 latency of the original call). A hit's `latency_s` is the lookup's own time and its
 `evaluated_tokens` 0: nothing ran through the model.
 """
@@ -33,6 +45,7 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -40,6 +53,8 @@ from typing import Any, Literal
 from agent.backends.base import Completion, LLMBackend, Message, Scores
 
 CacheMode = Literal["on", "off", "refresh"]
+# Whether a call's result was read (only then is it stored or used from the store).
+Accept = Callable[[Any], bool]
 # Part of every key: bump it when what is stored, or how a key is made, changes.
 CACHE_FORMAT = 1
 CALLS_FOLDER = "llm-calls"
@@ -131,6 +146,13 @@ def cache_facts(result: object) -> dict[str, Any]:
     return {"cache": facts["status"], **({"saved_latency_s": facts["saved_latency_s"]} if "saved_latency_s" in facts else {})}
 
 
+def readable(result: Completion | Scores) -> bool:
+    """The cache's own rule for what it may store: no unreadable server body, and for a score some candidate seen."""
+    if getattr(result, "raw_reply", None) is not None:
+        return False
+    return bool(result.seen()) if isinstance(result, Scores) else True
+
+
 @dataclass
 class CacheStats:
     """What one wrapper did: calls asked of it, calls answered by the model, hits, seconds saved."""
@@ -190,32 +212,41 @@ class CachedBackend:
         return float(getattr(self.inner, "temperature", 0.0) or 0.0) == 0.0
 
     # --- the protocol ---------------------------------------------------------------
-    def score(self, prompt: list[Message], candidates: list[str]) -> Scores:
-        """`inner.score`, or its stored answer: score calls are deterministic, always cacheable."""
+    def score(self, prompt: list[Message], candidates: list[str], accept: Accept | None = None) -> Scores:
+        """`inner.score`, or its stored answer: score calls are deterministic, always cacheable.
+        `accept`: whether a result was read (module note); default `readable`."""
         call = {"call": "score", "messages": list(prompt), "candidates": list(candidates)}
-        return self._answer(call, Scores, lambda: self.inner.score(prompt, candidates))
+        return self._answer(call, Scores, lambda: self.inner.score(prompt, candidates), accept or readable)
 
-    def complete(self, messages: list[Message], max_tokens: int = 8) -> Completion:
-        """`inner.complete`, or its stored answer when the backend decodes greedily."""
+    def complete(self, messages: list[Message], max_tokens: int = 8, accept: Accept | None = None) -> Completion:
+        """`inner.complete`, or its stored answer when the backend decodes greedily; `accept` as for `score`."""
         call = {"call": "complete", "messages": list(messages), "max_tokens": max_tokens, "temperature": 0.0}
-        return self._answer(call, CachedCompletion, lambda: self.inner.complete(messages, max_tokens), cacheable=self.greedy())
+        return self._answer(call, CachedCompletion, lambda: self.inner.complete(messages, max_tokens), accept or readable, cacheable=self.greedy())
 
-    def _answer(self, call: dict[str, Any], kind: type, ask: Any, cacheable: bool = True) -> Any:
+    def _answer(self, call: dict[str, Any], kind: type, ask: Any, accept: Accept, cacheable: bool = True) -> Any:
         self.stats.calls += 1
         if self._store is None or not cacheable:
             return _marked(kind, ask(), {"status": "bypass"} if self._store is not None else None)
         started = time.perf_counter()
         key = call_key(self._identity, call)
+        status = "miss" if self.mode == "on" else "refresh"
+        stale = False
         if self.mode == "on":
             stored = self._store.get(key)
             if stored is not None:
-                self.stats.hits += 1
-                self.stats.saved_latency_s += stored["latency_s"]
                 fields = {**stored, "latency_s": time.perf_counter() - started, "evaluated_tokens": 0}
-                return _marked(kind, _rebuild(kind, fields), {"status": "hit", "saved_latency_s": stored["latency_s"]})
+                hit = _rebuild(kind, fields)
+                if accept(hit):
+                    self.stats.hits += 1
+                    self.stats.saved_latency_s += stored["latency_s"]
+                    return _marked(kind, hit, {"status": "hit", "saved_latency_s": stored["latency_s"]})
+                status, stale = "stale", True  # stored before answers were checked, or unread by today's reader
         result = ask()
-        self._store.set(key, _fields(result))
-        return _marked(kind, result, {"status": "miss" if self.mode == "on" else "refresh"})
+        if accept(result):
+            self._store.set(key, _fields(result))
+        elif stale:
+            self._store.delete(key)
+        return _marked(kind, result, {"status": status})
 
 
 def _fields(result: Any) -> dict[str, Any]:
@@ -247,9 +278,16 @@ def with_llm_cache(backend: LLMBackend, mode: CacheMode) -> CachedBackend:
     return CachedBackend(inner, mode)
 
 
+def ask(backend: LLMBackend, call: Literal["score", "complete"], *args: Any, accept: Accept) -> Any:
+    """`backend.score(*args)` or `backend.complete(*args)`, telling the cache (when `backend` is behind one)
+    which result it may keep: the one mechanism by which a reader keeps unread answers out of the store."""
+    method = getattr(backend, call)
+    return method(*args, accept=accept) if isinstance(backend, CachedBackend) else method(*args)
+
+
 def calls_folder() -> Path:
     """Where the LLM calls are stored now (`cache_dir()/llm-calls`)."""
     return cache_dir() / CALLS_FOLDER
 
 
-__all__ = ["CacheMode", "CachedBackend", "CachedCompletion", "cache_facts", "calls_folder", "model_identity", "with_llm_cache"]
+__all__ = ["Accept", "CacheMode", "CachedBackend", "CachedCompletion", "ask", "cache_facts", "calls_folder", "model_identity", "readable", "with_llm_cache"]

@@ -41,6 +41,10 @@ class AgentSettings(StrictConfig):
     pool_sample: int = Field(0, ge=0, description="Show this many pool examples, drawn afresh per decision (0: the whole pool; costs the KV reuse).")
     max_tokens: int = Field(6, gt=0, description="Reply length in generate mode.")
     warn_after_parse_failures: int = Field(10, ge=0, description="Warn once after this many parse failures in a row (0: never).")
+    # Ours (agent/fallback_share.py): a run the fallback mostly decided measures the fallback, not the LLM.
+    max_fallback_share: float = Field(
+        0.2, ge=0.0, le=1.0, description="Most share of the LLM decisions the fallback may make; above it the result is marked not valid and the command exits 3 (1: never)."
+    )
     # Ours (agent/llm_cache.py): repeated calls (same model, prompt, candidates) are answered from disk.
     llm_cache: Literal["on", "off", "refresh"] = Field(
         "on", description="Persistent LLM call cache (~/.cache/edge-icl, EDGE_ICL_CACHE): on | off | refresh (call the model, overwrite)."

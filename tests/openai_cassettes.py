@@ -8,15 +8,19 @@ playback repeats are allowed; Authorization and key headers never reach a casset
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import vcr
+import yaml
 
 CASSETTE_DIR = Path(__file__).resolve().parent.parent / "cassettes"
 SERVER_MODEL = "smollm2-135m"
@@ -115,3 +119,17 @@ def use_cassette(name: str, record_mode: str):
         before_record_response=_scrub_response,
         decode_compressed_response=True,
     ).use_cassette(name, allow_playback_repeats=True)
+
+
+def recorded_replies(name: str) -> Callable[[str, dict], tuple[int, str]]:
+    """What the real server answered in cassette `name`, as a reply function of a local fake server
+    (tests/test_backend_openai_http.py): each request (path and JSON body) gets the recorded
+    response body, at any host and port; an unrecorded request gets a 404. For tests that need a
+    healthy server at the very URL where a broken one stood (the cache keys hold the URL)."""
+    recorded: dict[tuple[str, str], tuple[int, str]] = {}
+    for interaction in yaml.safe_load((CASSETTE_DIR / name).read_text())["interactions"]:
+        request, response = interaction["request"], interaction["response"]
+        key = (urlsplit(request["uri"]).path, json.dumps(json.loads(request["body"]), sort_keys=True))
+        recorded[key] = (int(response["status"]["code"]), response["body"]["string"])
+    unrecorded = (404, json.dumps({"error": {"message": f"this request is not in {name}"}}))
+    return lambda path, body: recorded.get((path, json.dumps(body, sort_keys=True)), unrecorded)

@@ -130,6 +130,9 @@ MESSAGES = [
     {"role": "user", "content": "Keywords: (chatting, short)"},
     {"role": "assistant", "content": "Decision:"},
 ]
+# For the runs whose every reply names no decision on purpose: the fallback's work is checked, which
+# the default --max-fallback-share would call not valid (exit 3; tests/test_fallback_share.py).
+ACCEPT_FALLBACKS = ("--max-fallback-share", "1")
 COMPLETIONS_REFUSED = (404, json.dumps({"error": {"message": "This is a chat model and not supported in the v1/completions endpoint."}}))
 
 
@@ -192,7 +195,7 @@ def test_one_letter_tokens_are_no_vote_for_a_candidate(server):
 
 def test_every_candidate_censored_is_a_parse_failure_counted_with_the_fallback(tmp_path, server):
     server.reply = chat_only(chat_reply("The", filler(20)))
-    summary, records = run(tmp_path, server, "--steps", "6", "--seed", "0", "--exploration", "none", "--fallback", "local")
+    summary, records = run(tmp_path, server, "--steps", "6", "--seed", "0", "--exploration", "none", "--fallback", "local", *ACCEPT_FALLBACKS)
     assert summary["llm_calls"] == 6 and summary["parse_failures"] == 6
     for record in records:
         assert record["censored"] == CANDIDATES and record["parsed_ok"] is False and record["fallback"] == "local"
@@ -295,7 +298,7 @@ def test_a_huge_reply_is_cut_to_4_kb_and_its_length_kept(server):
 
 def test_a_malformed_reply_in_a_run_is_a_logged_parse_failure_not_a_traceback(tmp_path, server):
     server.reply = chat_only("{'choices': [oops")
-    summary, records = run(tmp_path, server, "--steps", "3", "--seed", "0", "--exploration", "none", "--api", "chat")
+    summary, records = run(tmp_path, server, "--steps", "3", "--seed", "0", "--exploration", "none", "--api", "chat", *ACCEPT_FALLBACKS)
     assert summary["parse_failures"] == summary["llm_calls"] == 3
     assert all(r["raw_reply"] == "{'choices': [oops" and r["raw_reply_chars"] == 17 and r["parsed_ok"] is False for r in records)
 

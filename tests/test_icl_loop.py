@@ -12,6 +12,9 @@ from agent.backends.registry import BACKENDS, register_backend
 from agent.cli import app
 
 runner = CliRunner()
+# For the tests of the fallback itself: every reply names no decision, which would make the run
+# not valid (exit 3, tests/test_fallback_share.py checks that); here the fallback's work is the point.
+ACCEPT_FALLBACKS = ("--max-fallback-share", "1")
 SUMMARY_KEYS = ("mean_reward", "oracle_mean_reward", "decision_accuracy", "llm_calls", "parse_failures", "backend", "model")
 
 
@@ -60,7 +63,7 @@ def test_a_reply_that_is_not_a_decision_is_logged_counted_and_the_fallback_decid
     try:
         summary, folder = run_icl(
             tmp_path, "--backend", "reversed-llama-cpp", "--decision-mode", "generate", "--exploration", "none",
-            "--fallback", "offload", "--steps", "4", "--seed", "2",
+            "--fallback", "offload", "--steps", "4", "--seed", "2", *ACCEPT_FALLBACKS,
         )
     finally:
         del BACKENDS["reversed-llama-cpp"]
@@ -116,7 +119,7 @@ def with_backend(name, backend_class, tmp_path, *args):
 
 
 def test_a_huge_reply_is_kept_capped_with_its_full_length(tmp_path):
-    _, folder = with_backend("huge-llama-cpp", HugeReplies, tmp_path, "--exploration", "none", "--steps", "3", "--seed", "2")
+    _, folder = with_backend("huge-llama-cpp", HugeReplies, tmp_path, "--exploration", "none", "--steps", "3", "--seed", "2", *ACCEPT_FALLBACKS)
     assert (folder / "transcript.jsonl").stat().st_size < 3 * 6000
     for record in transcript(folder):
         assert len(record["reply"]) == 4096 and record["reply_chars"] == 100_000 and record["reply_truncated"] is True
@@ -124,7 +127,8 @@ def test_a_huge_reply_is_kept_capped_with_its_full_length(tmp_path):
 
 def test_parse_failures_in_a_row_warn_once_on_stderr(tmp_path):
     result, _ = with_backend(
-        "reversed-llama-cpp", ReversedReplies, tmp_path, "--exploration", "none", "--fallback", "local", "--steps", "22", "--seed", "2"
+        "reversed-llama-cpp", ReversedReplies, tmp_path, "--exploration", "none", "--fallback", "local", "--steps", "22", "--seed", "2",
+        *ACCEPT_FALLBACKS,
     )
     assert json.loads(result.stdout)["parse_failures"] == 22
     assert result.stderr.count("warning:") == 1 and "10 LLM replies in a row named no decision" in result.stderr

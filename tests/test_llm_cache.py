@@ -1,6 +1,8 @@
 """The persistent LLM call cache (agent/llm_cache.py) on the real bundled llama.cpp model."""
 
+import dataclasses
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from agent.backends.base import Scores
 from agent.backends.llama_cpp import LlamaCppBackend
 from agent.cli import app
 from agent.cli.rollout import run_policy
@@ -98,11 +101,35 @@ def test_the_model_is_named_by_its_file_content_or_for_a_hosted_one_by_name_and_
     assert len({json.dumps(i, sort_keys=True) for i in hosted}) == 3
 
 
-def icl_run(backend, prompt: Path | None, steps: int = 6, seed: int = 3) -> list[dict]:
+def test_an_answer_its_reader_does_not_accept_is_never_stored(llama, own_llm_cache):
+    cached = CachedBackend(llama, "on")
+    refused = [cached.complete(MESSAGES, 6, accept=lambda reply: False).extra["llm_cache"]["status"] for _ in range(2)]
+    assert refused == ["miss", "miss"] and cached.stats.model_calls == 2
+    assert [cached.complete(MESSAGES, 6).extra["llm_cache"]["status"] for _ in range(2)] == ["miss", "hit"]
+    unseen = lambda scores: False  # a reader that found no candidate in the scores
+    assert [cached.score(MESSAGES, CANDIDATES, accept=unseen).extra["llm_cache"]["status"] for _ in range(2)] == ["miss", "miss"]
+    key = call_key(model_identity(llama), {"call": "score", "messages": MESSAGES, "candidates": CANDIDATES})
+    assert cached._store.get(key) is None
+
+
+def test_a_stored_answer_that_was_not_read_is_asked_again_and_replaced(llama):
+    cached = CachedBackend(llama, "on")
+    key = call_key(model_identity(llama), {"call": "score", "messages": MESSAGES, "candidates": CANDIDATES})
+    # what a version before this rule stored from a broken server: a body that was no answer, nothing seen
+    unread = Scores({c: -math.inf for c in CANDIDATES}, "top_logprobs", 0, 0.01, raw_reply="{'choices': [oops", raw_reply_chars=17)
+    cached._store.set(key, dataclasses.asdict(unread))
+    asked = cached.score(MESSAGES, CANDIDATES)
+    assert asked.extra["llm_cache"] == {"status": "stale"} and asked.raw_reply is None
+    assert all(math.isfinite(v) for v in asked.logprobs.values()) and cached.stats.hits == 0 and cached.stats.model_calls == 1
+    again = CachedBackend(llama, "on").score(MESSAGES, CANDIDATES)
+    assert again.extra["llm_cache"]["status"] == "hit" and again.logprobs == asked.logprobs
+
+
+def icl_run(backend, prompt: Path | None, steps: int = 6, seed: int = 3, **settings_: object) -> list[dict]:
     """`steps` decisions of the ICL agent without exploration (every step asks the LLM); its transcript."""
     records: list[dict] = []
     task = OffloadingTask()
-    settings = AgentSettings(prompt=str(prompt) if prompt else None, exploration="none")
+    settings = AgentSettings(prompt=str(prompt) if prompt else None, exploration="none", **settings_)
     agent = ICLAgent.from_settings(task, settings, seed, backend=backend, transcript=records.append)
     run_policy(agent, OffloadingEnv(offloading_env_config()), task, steps, seed)
     return records
@@ -116,6 +143,16 @@ def test_the_agent_marks_hits_in_its_transcript_and_decides_the_same(llama):
     assert {r["cache"] for r in first} <= {"miss", "hit"} and first[0]["cache"] == "miss"
     # a call already seen in the first run (a prompt that repeats) was a hit there too
     assert sum(r["cache"] == "miss" for r in first) == len({(r["prompt_hash"], r["prompt_variable"]) for r in first})
+
+
+def test_the_agent_lets_the_cache_keep_only_replies_that_name_a_decision(llama):
+    from tests.test_icl_loop import ReversedReplies
+
+    first, second = icl_run(llama, None, decision_mode="generate"), icl_run(llama, None, decision_mode="generate")
+    assert [r["cache"] == "hit" for r in second] == [r["parsed_ok"] for r in second] == [r["parsed_ok"] for r in first]
+    reversed_backend = ReversedReplies(seed=0)  # the real model, its replies reversed: never a decision
+    for run in (icl_run(reversed_backend, None, steps=3, decision_mode="generate"), icl_run(reversed_backend, None, steps=3, decision_mode="generate")):
+        assert [(r["parsed_ok"], r["cache"]) for r in run] == [(False, "miss")] * 3
 
 
 @pytest.mark.slow

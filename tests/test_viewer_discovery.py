@@ -148,3 +148,27 @@ def test_discovery_does_not_follow_symlinks_or_enter_bundles(runs, tmp_path):
     data = read_run(root, real)
     assert data["summary"] is None and [f["name"] for f in data["files"]] == ["steps.csv"]
     assert math.isclose(run_list(root)["runs"][0]["mean_reward"], 1.5)
+
+
+def test_a_run_the_fallback_decided_is_listed_not_valid_and_a_healthy_one_valid(runs, tmp_path):
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+    from tests.test_backend_openai_http import fake_server
+
+    (icl,) = entries_of(run_list(runs["root"]), runs["icl"], runs["root"])
+    assert icl["valid"] is True and icl["fallback_share"] == summary(runs["icl"])["fallback_share"]
+    (oracle,) = entries_of(run_list(runs["root"]), runs["oracle"], runs["root"])
+    assert oracle["valid"] is True and oracle["fallback_share"] is None  # no LLM: nothing to judge
+    with fake_server() as server:  # a server that answers garbage: every decision is the fallback's
+        server.reply = lambda path, body: (200, "{'choices': [oops")
+        common = ["--backend", "openai", "--base-url", server.base_url, "--model", "fake", "--exploration", "none", "--steps", "3"]
+        assert CliRunner().invoke(app, ["run", "--out", str(tmp_path / "runs"), "--json", *common]).exit_code == 3
+        bench = ["bench", "offloading", "--out", str(tmp_path / "runs"), "--json", "--policies", "icl,oracle", "--seeds", "1", *common]
+        assert CliRunner().invoke(app, bench).exit_code == 3
+    listing = run_list(tmp_path / "runs")
+    by_name = {(e["kind"], (e["group"] or {}).get("policy")): e for e in listing["runs"]}
+    run, bench_icl, bench_oracle = by_name[("run", None)], by_name[("bench", "icl")], by_name[("bench", "oracle")]
+    assert run["valid"] is False and run["fallback_share"] == 1.0 and run["max_fallback_share"] == 0.2
+    assert bench_icl["valid"] is False and bench_icl["fallback_share"] == 1.0  # a bench group: from its transcript lines
+    assert bench_oracle["valid"] is True and bench_oracle["fallback_share"] is None

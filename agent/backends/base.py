@@ -89,6 +89,10 @@ class Scores:
         """The argmax of eq. (6); ties go to the first candidate."""
         return max(self.logprobs, key=lambda c: (self.logprobs[c], -list(self.logprobs).index(c)))
 
+    def seen(self) -> list[str]:
+        """The candidates the backend saw: neither censored nor -inf. None seen = the reply names no decision."""
+        return [c for c, v in self.logprobs.items() if c not in self.censored and v > -math.inf]
+
     def finite(self) -> dict[str, float | None]:
         """The log-probs with -inf written as None (for JSON)."""
         return {c: (v if math.isfinite(v) else None) for c, v in self.logprobs.items()}

@@ -34,6 +34,17 @@ def fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+# The exit status of a command whose results are written but not valid (agent/fallback_share.py):
+# not 2 (bad input, nothing ran) and not 1 (a crash), so a script can tell them apart.
+INVALID_EXIT = 3
+
+
+def fail_invalid(message: str) -> None:
+    """Print a one-line error on stderr and exit with INVALID_EXIT: the results are written, marked not valid."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=INVALID_EXIT)
+
+
 def note(message: str, style: str = "") -> None:
     """Print one line on stderr (never wrapped, never read as markup), e.g. a warning or the run folder."""
     err_console.print(f"[{style}]{escape(message)}[/]" if style else escape(message), highlight=False, soft_wrap=True)

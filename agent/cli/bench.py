@@ -21,9 +21,10 @@ from rich.table import Table
 from scipy import stats
 
 from agent.backends.base import LLMBackend
-from agent.cli.app import note
+from agent.cli.app import fail_invalid, note
 from agent.cli.run_folder import CsvAppender, read_csv_rows, read_jsonl, rewrite_csv, write_jsonl
 from agent.experience import Keywords
+from agent.fallback_share import FallbackCount, count_records, too_many_in
 from agent.icl import ICLAgent, TranscriptSink
 from agent.settings import AgentSettings
 from environment.decision_task import DecisionTask
@@ -197,6 +198,43 @@ def aggregate(
         }
         table[policy]["seeds"] = len(per_seed)
     return table
+
+
+def judge_fallbacks(
+    table: dict[str, dict[str, Any]],
+    records: Iterable[dict[str, Any]],
+    limit: float,
+    row_of: Callable[[dict[str, Any]], str | None] = lambda record: record.get("policy"),
+    unit_of: Callable[[dict[str, Any]], str] = lambda record: f"{record.get('policy')} seed {record.get('seed')}",
+) -> list[tuple[str, FallbackCount]]:
+    """Mark the rows of a bench table whose policy asked an LLM: `fallback_share` over all their LLM decisions
+    (agent/fallback_share.py) and `valid`, false when one of their units (by default each seed's run) let the
+    fallback make more than `limit` of its decisions. `records` are the bench's transcript lines, so groups
+    finished before a `--resume` count too; `row_of` names a line's table row. Returns the invalid units."""
+    grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}  # row -> unit -> its LLM lines
+    for record in records:
+        row = row_of(record)
+        if row in table and record.get("llm_call"):
+            grouped.setdefault(row, {}).setdefault(unit_of(record), []).append(record)
+    invalid: list[tuple[str, FallbackCount]] = []
+    for row, units in grouped.items():
+        counts = {name: count_records(lines) for name, lines in units.items()}
+        bad = [(name, count) for name, count in counts.items() if not count.valid(limit)]
+        total = sum(counts.values(), FallbackCount())
+        table[row].update(fallback_share=total.share, valid=not bad)
+        invalid += bad
+    return invalid
+
+
+def row_label(name: str, values: dict[str, Any]) -> str:
+    """A bench table's row name, marked when its result is not valid (`judge_fallbacks`)."""
+    return f"{name} (not valid)" if values.get("valid") is False else name
+
+
+def end_if_invalid(where: str, invalid: list[tuple[str, FallbackCount]], limit: float) -> None:
+    """After a bench has written everything: one line and exit 3 when some of its results are not valid."""
+    if invalid:
+        fail_invalid(too_many_in(where, invalid, limit) + " (summary.json marks their rows valid: false)")
 
 
 class BenchCSV:

@@ -42,16 +42,19 @@ from agent.cli.bench import (
     BenchSettings,
     RowCallback,
     aggregate,
+    end_if_invalid,
     icl_agent,
+    judge_fallbacks,
     lift_table,
     llm_lift,
     load_settings,
     no_llm_learner,
+    row_label,
     run_bench,
     save_settings,
 )
 from agent.cli.rollout import run_policy
-from agent.cli.run_folder import dumps, run_name
+from agent.cli.run_folder import dumps, read_jsonl, run_name
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
 from environment.association import (
@@ -244,7 +247,7 @@ def results_table(title: str, table: dict[str, dict[str, Any]]) -> Table:
     for metric in (*TABLE_METRICS, "least_delay_choice_rate"):
         out.add_column(metric.replace("_", " "), justify="right")
     for name, values in table.items():
-        out.add_row(name, *("-" if values.get(m) is None else f"{values[m]:.3f}" for m in (*TABLE_METRICS, "least_delay_choice_rate")))
+        out.add_row(row_label(name, values), *("-" if values.get(m) is None else f"{values[m]:.3f}" for m in (*TABLE_METRICS, "least_delay_choice_rate")))
     return out
 
 
@@ -265,7 +268,9 @@ def association(
     """Every association policy on the same instances (Picano et al. section V; the ICL agent online).
 
     Mean e2e delay of served users, dropping probability, served share, and optimality gap
-    on small instances; LLM lift = icl - lookup per seed.
+    on small instances; LLM lift = icl - lookup per seed. A policy whose fallback made more
+    than --max-fallback-share of its LLM decisions on a seed is marked valid: false; the
+    bench writes everything, then exits with 3.
     """
     try:
         if resume is not None:
@@ -338,6 +343,12 @@ def association(
     summary: dict[str, Any] = {"policies": main}
     if "small" in groups:
         summary["small_instances"] = policy_table(groups["small"], settings.policies, gaps)
+    # every ICL group's share of fallback decisions, per size, from its transcript (resumed groups too)
+    invalid: list[tuple[str, Any]] = []
+    for size, size_table in (("default", main), ("small", summary.get("small_instances"))):
+        if size_table is not None:
+            unit = lambda record, size=size: f"{size}: {record.get('policy')} seed {record.get('seed')}"
+            invalid += judge_fallbacks(size_table, read_jsonl(run_dir / size / "transcript.jsonl"), agent.max_fallback_share, unit_of=unit)
     lift = llm_lift(groups["default"], AssociationTask().metrics, LIFT_METRICS)
     if lift:
         summary["llm_lift"] = {agent.backend: {"icl_minus_lookup": lift, "backend_options": agent.backend_options}}
@@ -352,9 +363,11 @@ def association(
     (run_dir / "summary.json").write_text(dumps(summary, indent=2) + "\n")
     if as_json:
         typer.echo(dumps(summary, indent=2))
+        end_if_invalid(f"bench {run_dir}", invalid, agent.max_fallback_share)
         return
     console = Console()
     console.print(results_table(f"association, {settings.steps} instances x {len(settings.seeds)} seeds (gap: {gap_runs} small instances per seed)", main))
     if lift:
         console.print(lift_table(f"LLM lift = icl - lookup ({agent.backend}), paired by seed", lift))
     note(f"run folder: {run_dir}")
+    end_if_invalid(f"bench {run_dir}", invalid, agent.max_fallback_share)

@@ -24,10 +24,10 @@ from agent.backends.base import BackendError, BackendUnavailable
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
 from agent.cli.app import bench_app, err_console, fail, note, progress_bar, open_run_folder
-from agent.cli.bench import LearnerFactory, icl_agent, lift_table, llm_lift, no_llm_learner
+from agent.cli.bench import LearnerFactory, end_if_invalid, icl_agent, judge_fallbacks, lift_table, llm_lift, no_llm_learner, row_label
 from agent.cli.rollout import run_policy
 from agent.cli.run import policy_facts
-from agent.cli.run_folder import dumps, run_name
+from agent.cli.run_folder import dumps, read_jsonl, run_name
 from agent.prompting import PromptError
 from environment.config import ConfigError
 from environment.market.config import MarketConfig, market_config
@@ -130,6 +130,8 @@ def bench_auction(
     Writes config.yaml, training.csv (a row per DQMSB epoch), rounds.csv (a row per
     round and mechanism or learner), mechanisms.csv, transcript.jsonl (every step of
     icl and lookup) and summary.json under a run folder in OUT, each row as it is produced.
+    A learner whose fallback made more than --max-fallback-share of its LLM decisions is
+    marked valid: false; the bench writes everything, then exits with 3.
     """
     market = read_market_config(config, {"n_ground_bs": ground_bs})
     try:
@@ -195,6 +197,7 @@ def bench_auction(
     finally:
         folder.close()
     result = _json_safe({"mechanisms": {name: {key: comparison.summaries[name][key] for key in REPORTED} for name in chosen}})
+    invalid = judge_fallbacks(result["mechanisms"], read_jsonl(folder.path / "transcript.jsonl"), agent.max_fallback_share)
     lift = llm_lift(learner_rows, text_face.metrics, REPORTED)  # one seed: mean = the difference, no interval
     if lift:
         result["llm_lift"] = _json_safe({agent.backend: {"icl_minus_lookup": lift, "backend_options": agent.backend_options}})
@@ -204,10 +207,11 @@ def bench_auction(
     if as_json:
         typer.echo(dumps(result, indent=2))
     else:
-        Console().print(_table(f"market, {market.n_ground_bs} ground BSs, seed {seed}, {rounds} held-out rounds (per-round means)", {name: comparison.summaries[name] for name in chosen}))
+        Console().print(_table(f"market, {market.n_ground_bs} ground BSs, seed {seed}, {rounds} held-out rounds (per-round means)", {row_label(name, result["mechanisms"][name]): comparison.summaries[name] for name in chosen}))
         if lift:
             Console().print(lift_table(f"LLM lift = icl - lookup ({agent.backend}), same {rounds} rounds", lift))
         if comparison.optimal_alpha is not None:
             err_console.print(f"optimal MSB alpha {comparison.optimal_alpha}")
     learned = "".join(f"; {name} {learner_wall[name]:.1f} s" for name in learning)
     note(f"total {time.perf_counter() - started:.1f} s{learned}; run folder: {folder.path}")
+    end_if_invalid(f"bench {folder.path}", invalid, agent.max_fallback_share)

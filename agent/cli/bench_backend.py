@@ -113,6 +113,7 @@ def accuracy(agent: ICLAgent, pool: PrioritizedPool, queries: list[Query], held_
         **seen_unseen(decided, queries, held_out),
         "copy_accuracy": float(np.mean([d == p for d, p in covered])) if covered else None,
         "median_ms": float(np.median(agent.stats.llm_latency_s) * 1000) if agent.stats.llm_latency_s else None,
+        "fallback_share": agent.stats.fallback_count().share,  # agent/fallback_share.py; None for lookup (no LLM)
     }
 
 
@@ -138,7 +139,7 @@ def mean_accuracy(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """Accuracies averaged over the pools, with each pool's own numbers."""
     first = next(iter(per_seed.values()))
     means: dict[str, Any] = {}
-    for key in ("accuracy_vs_oracle", "accuracy_seen", "accuracy_unseen", "copy_accuracy"):
+    for key in ("accuracy_vs_oracle", "accuracy_seen", "accuracy_unseen", "copy_accuracy", "fallback_share"):
         if key in first:
             values = [r[key] for r in per_seed.values() if r.get(key) is not None]
             means[key] = float(np.mean(values)) if values else None

@@ -23,8 +23,8 @@ from agent.backends.base import BackendError, BackendUnavailable, LLMBackend
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
 from agent.cli.app import bench_app, err_console, fail, note, open_run_folder, progress_bar
-from agent.cli.bench import LearnerFactory, icl_agent, lift_table, llm_lift, no_llm_learner
-from agent.cli.run_folder import RunFolder, dumps, run_name
+from agent.cli.bench import LearnerFactory, end_if_invalid, icl_agent, judge_fallbacks, lift_table, llm_lift, no_llm_learner, row_label
+from agent.cli.run_folder import RunFolder, dumps, read_jsonl, run_name
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
 from environment.caching.config import CachingConfig, caching_config
@@ -92,7 +92,7 @@ def _table(result: dict[str, dict[str, Any]], slots: int, small_runs: int) -> Ta
     for key in BENCH_KEYS:
         table.add_column(key, justify="right")
     for name, values in result.items():
-        table.add_row(name, *("-" if values[k] is None else f"{values[k]:.3f}" for k in BENCH_KEYS))
+        table.add_row(row_label(name, values), *("-" if values[k] is None else f"{values[k]:.3f}" for k in BENCH_KEYS))
     return table
 
 
@@ -157,7 +157,8 @@ def bench_caching(
     finds in that time; summary.json holds its relative gap and lower bound.
     Writes config.yaml, slots.csv and small.csv (a row per policy and slot, as
     produced), transcript.jsonl (every step of the ICL agent) and summary.json under a
-    run folder in OUT.
+    run folder in OUT. A learner whose fallback made more than --max-fallback-share of its
+    LLM decisions is marked valid: false; the bench writes everything, then exits with 3.
     """
     try:
         default = _read_config(config, slots)
@@ -235,6 +236,9 @@ def bench_caching(
         folder.close()
     summary = {**summarise(rows), **{SMALL_PREFIX + k: v for k, v in summarise(small).items()}}
     result: dict[str, Any] = {"policies": {name: {k: _finite(values[k]) for k in BENCH_KEYS} for name, values in summary.items()}}
+    # a learner plays all its setting's slots (the small instances one after the other): one result per table row
+    row_of = lambda record: record.get("policy") if record.get("setting") == "default" else SMALL_PREFIX + str(record.get("policy"))
+    invalid = judge_fallbacks(result["policies"], read_jsonl(folder.path / "transcript.jsonl"), agent.max_fallback_share, row_of=row_of, unit_of=row_of)
     lift = caching_lift(rows, small)
     if lift:  # per backend, as in every bench
         result["llm_lift"] = {agent.backend: {**lift, "backend_options": agent.backend_options}}
@@ -255,3 +259,4 @@ def bench_caching(
         err_console.print(f"milp on the default setting: {milp_default['total_cost']:.3f} per slot, lower bound {milp_default['lower_bound']:.3f} (gap {milp_default['mip_gap']:.2%}, {milp_default['solve_s']:.0f} s)")
     learned = "".join(f"; {name} {timings[name]:.1f} s" for name in learning)
     note(f"policies: {policies_s:.2f} s for {len(rules)} x {slots} slots{learned}; total {wall_s:.2f} s; run folder: {folder.path}")
+    end_if_invalid(f"bench {folder.path}", invalid, agent.max_fallback_share)

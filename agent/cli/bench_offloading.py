@@ -41,18 +41,21 @@ from agent.cli.bench import (
     BenchSettings,
     RowCallback,
     aggregate,
+    end_if_invalid,
     held_out_states,
+    judge_fallbacks,
     learning_metrics,
     lift_table,
     llm_lift,
     load_settings,
+    row_label,
     run_bench,
     save_settings,
     split_accuracy,
 )
 from agent.cli.problems import PROBLEMS, Problem
 from agent.cli.rollout import run_policy
-from agent.cli.run_folder import dumps, run_name
+from agent.cli.run_folder import dumps, read_jsonl, run_name
 from agent.icl import ICLAgent
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
@@ -284,7 +287,7 @@ def metrics_table(title: str, table: dict[str, dict], metrics: tuple[str, ...] =
     for metric in metrics:
         out.add_column(metric.replace("_", " "), justify="right")
     for name, values in table.items():
-        out.add_row(name, *("-" if values.get(m) is None else f"{values[m]:.3f}" for m in metrics))
+        out.add_row(row_label(name, values), *("-" if values.get(m) is None else f"{values[m]:.3f}" for m in metrics))
     return out
 
 
@@ -361,6 +364,8 @@ def offloading(
 
     Writes steps.csv (one row per policy x seed x step, as produced), bench.json and
     summary.json into a run folder; an interrupted bench is finished with --resume FOLDER.
+    A policy whose fallback made more than --max-fallback-share of its LLM decisions on
+    a seed is marked valid: false; the bench writes everything, then exits with 3.
     """
     try:
         if resume is not None:
@@ -417,6 +422,8 @@ def offloading(
     else:
         table = aggregate(groups, settings.policies, offloading_metrics)
         summary = {"policies": table, "seeds": settings.seeds, "steps": settings.steps, "agent": settings.agent}
+    # every ICL group's share of fallback decisions, from the transcript (groups of an earlier run of a resumed bench too)
+    invalid = judge_fallbacks(table, read_jsonl(run_dir / "transcript.jsonl"), agent.max_fallback_share)
     lift_keys = LIFT_METRICS + (SPLIT_METRICS if settings.holdout else ()) + (("accuracy_seen", "accuracy_unseen") if fill else ())
     # LLM lift over the agent's no-LLM twin (and, on v1, over the queue-reading rule), paired by seed.
     lifts = {
@@ -435,9 +442,11 @@ def offloading(
     (run_dir / "summary.json").write_text(dumps(summary, indent=2) + "\n")
     if as_json:
         typer.echo(dumps(summary, indent=2))
+        end_if_invalid(f"bench {run_dir}", invalid, agent.max_fallback_share)
         return
     title = f"offloading{'-v1' if v1 else ''} bench: {len(settings.seeds)} seeds x {settings.steps} steps"
     shown = tuple(m for m in V1_METRICS if any(values.get(m) is not None for values in table.values())) if v1 else METRICS
+    shown += ("fallback_share",) if any("fallback_share" in values for values in table.values()) else ()
     console = Console()
     console.print(metrics_table(title, table, shown + (SPLIT_METRICS if settings.holdout else ())))
     for name, lift in lifts.items():
@@ -450,3 +459,4 @@ def offloading(
             f"on the task's keyword levels {facts['best_keyword_lookup_accuracy']:.3f}; oracle offload share: {shares}"
         )
     note(f"run folder: {run_dir}")
+    end_if_invalid(f"bench {run_dir}", invalid, agent.max_fallback_share)

@@ -8,6 +8,7 @@ same seed, so the same stream, and stands beside it in the final table.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ from rich.table import Table
 
 from agent.backends.base import BackendError, BackendUnavailable
 from agent.cli.agent_options import agent_settings, with_agent_options
-from agent.cli.app import app, fail, note, progress_bar
+from agent.cli.app import app, fail, fail_invalid, note, progress_bar
 from agent.cli.problems import PROBLEMS, Problem
 from agent.cli.rollout import run_policy
 from agent.cli.run_folder import RunFolder, check_out_dir, dumps, read_csv_rows, read_jsonl, rewrite_csv, run_name, write_jsonl
+from agent.fallback_share import FallbackCount, too_many
 from agent.icl import ICLAgent, ReplayError
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
@@ -28,13 +30,13 @@ from environment.config import ConfigError
 from solvers.policy import Policy
 
 # Facts of the summary shown in the table besides the problem's own metrics.
-LLM_FACTS = ("llm_calls", "parse_failures")
+LLM_FACTS = ("llm_calls", "parse_failures", "fallback_share")
 
 
 def summary_table(title: str, summaries: dict[str, dict[str, Any]]) -> Table:
     """A rich table of run summaries, one row per policy: every number the first summary holds."""
     first = next(iter(summaries.values()))
-    keys = [k for k, v in first.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("steps", "seed")]
+    keys = [k for k, v in first.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("steps", "seed", "max_fallback_share")]
     keys += [k for k in LLM_FACTS if k not in keys]
     table = Table(title=title)
     table.add_column("policy")
@@ -74,7 +76,9 @@ def run(
     Writes a run folder under OUT with config.yaml (first), steps.csv (one row per step,
     as it goes), transcript.jsonl (every step of the ICL agent: its LLM call or its
     exploration) and summary.json. Ctrl-C writes summary.json for the steps done (exit
-    130); `--resume RUN_DIR` continues a run that was stopped or killed.
+    130); `--resume RUN_DIR` continues a run that was stopped or killed. An ICL run whose
+    fallback made more than --max-fallback-share of its LLM decisions is written whole,
+    its summary marked valid: false, and exits with 3.
     """
     if resume is not None:
         resume_run(resume, as_json)
@@ -173,8 +177,11 @@ def execute(
     rows: list[dict[str, Any]] = []
     resume_hint = f"run folder {folder.path} keeps the steps done; continue with: edge-icl run --resume {folder.path}"
 
+    judged = fallback_judged(decision_maker)
+
     def summary(**extra: Any) -> dict[str, Any]:
-        return {**task.metrics(rows), **policy_facts(decision_maker), "seed": seed, "policy": policy, **extra, "config": config_dump}
+        verdict = judged[0]().facts(judged[1]) if judged else {}
+        return {**task.metrics(rows), **policy_facts(decision_maker), **verdict, "seed": seed, "policy": policy, **extra, "config": config_dump}
 
     with progress_bar(disable=as_json) as progress:
         bar = progress.add_task(policy, total=steps, completed=len(done))
@@ -203,13 +210,25 @@ def execute(
     folder.write_json("run.json", {"run_dir": str(folder.path), "wall_s": time.perf_counter() - started, "resumed_at_step": len(done) if resuming else None})
     if as_json:
         typer.echo(dumps(result, indent=2))
-        return
-    summaries = {policy: result}
-    if policy != "oracle" and "oracle" in problem.policies:
-        oracle = run_policy(problem.policies["oracle"](seed, world), problem.env(world), task, steps, seed)
-        summaries["oracle (same stream)"] = oracle.summary
-    Console().print(summary_table(f"{problem.name}, seed {seed}, {steps} steps", summaries))
-    note(f"run folder: {folder.path}")
+    else:
+        summaries = {policy: result}
+        if policy != "oracle" and "oracle" in problem.policies:
+            oracle = run_policy(problem.policies["oracle"](seed, world), problem.env(world), task, steps, seed)
+            summaries["oracle (same stream)"] = oracle.summary
+        Console().print(summary_table(f"{problem.name}, seed {seed}, {steps} steps", summaries))
+        note(f"run folder: {folder.path}")
+    if result.get("valid") is False:
+        fail_invalid(
+            too_many(f"run {folder.path}", judged[0](), judged[1])
+            + " (summary.json says valid: false; steps.csv and transcript.jsonl keep every step, the transcript marks the fallback's)"
+        )
+
+
+def fallback_judged(decision_maker: object) -> tuple[Callable[[], FallbackCount], float] | None:
+    """For an agent that asks an LLM: how to count its fallback decisions now, and the share it may reach; else None."""
+    if not isinstance(decision_maker, ICLAgent) or not decision_maker.uses_llm:
+        return None
+    return decision_maker.stats.fallback_count, decision_maker.settings.max_fallback_share
 
 
 def policy_facts(decision_maker: object) -> dict[str, Any]:
@@ -217,7 +236,7 @@ def policy_facts(decision_maker: object) -> dict[str, Any]:
     and what the LLM call cache did (model_calls: calls the model answered, calibration included; cache_hits)."""
     stats = getattr(decision_maker, "stats", None)
     backend = getattr(decision_maker, "backend", None)
-    facts: dict[str, Any] = {"llm_calls": 0, "parse_failures": 0, "backend": None, "model": None}
+    facts: dict[str, Any] = {"llm_calls": 0, "parse_failures": 0, "fallback_share": None, "backend": None, "model": None}
     if stats is not None:
         facts.update(stats.summary())
     if backend is not None:

@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli.app import app, fail, note, progress_bar
+from agent.cli.app import app, fail, fail_invalid, note, progress_bar
 from agent.cli.run_folder import dumps
 from agent.cli.sweep_engine import CellResult, run_serial
 from agent.cli.sweep_figures import draw_figures, metric_by_policy
@@ -51,7 +51,10 @@ def sweep(
     """Run every cell of a sweep spec and write one tidy table (cells.csv), every step (steps.csv) and summary figures.
 
     One cell = one policy x agent variant x world override x seed. Ctrl-C keeps the
-    finished cells (exit 130); `edge-icl sweep --resume DIR` runs the rest.
+    finished cells (exit 130); `edge-icl sweep --resume DIR` runs the rest. An ICL cell
+    whose fallback made more than its max_fallback_share of the LLM decisions is written
+    with status invalid (left out of the figures, run again on resume); the sweep then
+    exits with 3.
     """
     if executor not in EXECUTORS:
         fail(f"--executor: unknown {executor!r}; choose ray or serial")
@@ -100,7 +103,9 @@ def run_sweep(folder: SweepFolder, the_sweep: Sweep, executor: str, as_json: boo
             folder.record(result.row, result.steps, result.transcript)
             ran.append(result.row)
             progress.advance(bar)
-            if not result.ok:
+            if result.row["status"] == "invalid":
+                note(f"not valid: {result.row['error']}", "yellow")
+            elif not result.ok:
                 note(f"cell {result.cell_id} failed: {result.row['error']}", "yellow")
 
         try:
@@ -132,7 +137,13 @@ def run_sweep(folder: SweepFolder, the_sweep: Sweep, executor: str, as_json: boo
         typer.echo(dumps(summary, indent=2))
     else:
         Console().print(results_table(folder.cells.rows, the_sweep.spec.metric, list(the_sweep.spec.grid)))
-        note(f"{summary['ran']} cells run ({summary['failed']} failed), {summary['llm_calls']} LLM calls, {summary['cache_hits']} cache hits, {wall:.1f} s; sweep folder: {folder.path}")
+        note(f"{summary['ran']} cells run ({summary['failed']} failed, {summary['invalid']} not valid), {summary['llm_calls']} LLM calls, {summary['cache_hits']} cache hits, {wall:.1f} s; sweep folder: {folder.path}")
+    if summary["invalid"]:
+        cells = ", ".join(f"{c['cell_id']} ({c['fallback_share']:.0%})" for c in summary["invalid_cells"])
+        fail_invalid(
+            f"sweep {folder.path}: in {summary['invalid']} cells the fallback made more than their --max-fallback-share of the LLM decisions: "
+            f"{cells}; cells.csv says status invalid (not in the figures; --resume runs them again)"
+        )
     return summary
 
 
@@ -143,11 +154,14 @@ def summarize(
     rows = folder.cells.rows
     calls = sum(int(r.get("llm_calls") or 0) for r in ran)
     hits = sum(int(r.get("cache_hits") or 0) for r in ran)
-    failed = [r for r in rows if r.get("status") != "ok"]
+    failed = [r for r in rows if r.get("status") not in ("ok", "invalid")]
+    invalid = [r for r in rows if r.get("status") == "invalid"]
     return {
         "cells": len(the_sweep.cells),
-        "finished": len(rows) - len(failed),
+        "finished": len(rows) - len(failed) - len(invalid),
         "failed": len(failed),
+        "invalid": len(invalid),
+        "invalid_cells": [{"cell_id": r["cell_id"], "fallback_share": float(r["fallback_share"])} for r in invalid],
         "ran": len(ran),
         "llm_calls": calls,
         "cache_hits": hits,

@@ -8,9 +8,12 @@ every cell that names it); the agent puts it behind the LLM call cache itself
 (`ICLAgent.from_settings`). The Ray executor lives in agent/cli/sweep_ray.py.
 
 The columns a cell adds after its settings (cells.csv):
-status, error; the problem's metrics (`task.metrics`); llm_decisions (decisions the
+status (ok, failed, or invalid: an ICL cell whose fallback made more than its
+max_fallback_share of its LLM decisions, agent/fallback_share.py; it runs again on
+resume), error; the problem's metrics (`task.metrics`); llm_decisions (decisions the
 agent asked its LLM for), llm_calls (calls the model answered, calibration included),
-cache_hits (calls answered from the cache), parse_failures, backend, model; and the
+cache_hits (calls answered from the cache), parse_failures, fallback_share (fallback
+decisions / llm_decisions), backend, model; and the
 timing columns, which differ from run to run: llm_median_latency_ms, saved_latency_s
 (what the hits cost when they were made), wall_s, worker (host:pid).
 """
@@ -27,6 +30,7 @@ from typing import Any
 from agent.backends.base import LLMBackend
 from agent.backends.registry import backend_spec, make_backend
 from agent.cli.sweep_spec import AGENT_POLICIES, Cell
+from agent.fallback_share import too_many
 from agent.settings import AgentSettings
 
 TIMING_COLUMNS = ("llm_median_latency_ms", "saved_latency_s", "wall_s", "worker")
@@ -93,6 +97,7 @@ def llm_columns(facts: dict[str, Any]) -> dict[str, Any]:
         "llm_calls": facts.get("model_calls", 0),
         "cache_hits": facts.get("cache_hits", 0),
         "parse_failures": facts.get("parse_failures", 0),
+        "fallback_share": facts.get("fallback_share"),
         "backend": facts.get("backend") or "",
         "model": facts.get("model") or "",
         "llm_median_latency_ms": facts.get("llm_median_latency_ms"),
@@ -110,7 +115,7 @@ def run_cell(cell: Cell, backend: LLMBackend | None = None) -> CellResult:
     # problem and policy has registered itself, in a Ray worker too
     from agent.cli.problems import PROBLEMS
     from agent.cli.rollout import run_policy
-    from agent.cli.run import policy_facts
+    from agent.cli.run import fallback_judged, policy_facts
 
     started = time.perf_counter()
     transcript: list[dict[str, Any]] = []
@@ -136,6 +141,9 @@ def run_cell(cell: Cell, backend: LLMBackend | None = None) -> CellResult:
         return result
     settings_row = cell.settings_row()
     row = {**settings_row, "status": "ok", "error": "", **metrics, **llm_columns(policy_facts(policy))}
+    judged = fallback_judged(policy)
+    if judged is not None and not judged[0]().valid(judged[1]):  # written, but not a result of the LLM
+        row.update(status="invalid", error=too_many(f"cell {cell.cell_id}", judged[0](), judged[1]))
     row.update(wall_s=time.perf_counter() - started, worker=worker_id())
     tags = {k: settings_row[k] for k in ("cell_id", "policy", "variant", "world", "seed")}
     return CellResult(cell.cell_id, row, [{**tags, **step} for step in rows], transcript)

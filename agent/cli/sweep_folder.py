@@ -10,7 +10,7 @@ Files:
   that a cell is done (a cell killed half-way has no line, and its rows are dropped on
   resume).
 - `cells.csv`: the tidy table, one row per finished cell (settings, status, its one-line
-  error, the problem's metrics, LLM calls, cache hits, timing); the same rows as
+  error, the problem's metrics, LLM calls, cache hits, fallback_share, timing); the same rows as
   cells.jsonl, kept in step with it (rewritten only when a row brings a new column).
 - `summary.json` and the figures, at the end.
 """
@@ -145,7 +145,7 @@ class SweepFolder:
 
 
 def prune(path: Path) -> None:
-    """Keep only the cells that finished without error: drop failed cells (they run again) and
+    """Keep only the cells that finished without error: drop failed and invalid cells (they run again) and
     the rows of cells stopped half-way (steps written, no line in cells.jsonl); cut torn lines."""
     done = [row for row in read_jsonl(path / CELLS_LOG, truncate=True) if row.get("status") == "ok"]
     ids = {row["cell_id"] for row in done}

@@ -5,7 +5,10 @@ A bench folder's steps.csv holds many runs, told apart by its GROUP_COLUMNS (pol
 seed): each (policy, seed) group is a row of its own, a run on that seed's stream.
 Metrics are read from summary.json when the run wrote one, else computed from the rows
 with the columns METRIC_COLUMNS names, when the table has them; a problem without them
-shows its other facts and blanks.
+shows its other facts and blanks. A run whose fallback made more than its
+max_fallback_share of the LLM decisions (agent/fallback_share.py) is listed with
+`valid: false`: its summary says so, or for a bench group (and a run without a
+summary) its transcript lines do.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from agent.fallback_share import count_records
+from agent.settings import AgentSettings
 from agent.viewer.prompt_templates import prompt_label, prompt_setting
 from agent.viewer.safe_paths import BUNDLE_MARKER, is_inside
 from agent.viewer.tables import read_json, read_jsonl, read_table, read_yaml, table_records
@@ -205,6 +210,25 @@ def _first(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
 
 
+def max_fallback_share(facts: RunFolderFacts) -> float:
+    """The share the folder's agent was judged by: its summary's, else its settings' (bench.json, config.yaml), else the default."""
+    for value in (
+        (facts.summary or {}).get("max_fallback_share"),
+        ((facts.bench or {}).get("agent") or {}).get("max_fallback_share"),
+        ((facts.config or {}).get("icl") or {}).get("max_fallback_share"),
+    ):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return float(AgentSettings.model_fields["max_fallback_share"].default)
+
+
+def fallback_facts(summary: dict[str, Any], lines: list[dict[str, Any]], limit: float, group: dict[str, Any]) -> dict[str, Any]:
+    """A run list row's fallback_share and valid: a single run's summary where it says them, else counted from its transcript lines."""
+    if not group and "valid" in summary:
+        return {"fallback_share": summary.get("fallback_share"), "max_fallback_share": limit, "valid": summary["valid"] is not False}
+    return count_records(lines).facts(limit)
+
+
 def entry_id(folder: str, group: dict[str, Any]) -> str:
     """The run list's id of a run: its folder's id, and for a bench group `::policy=...,seed=...`."""
     return f"{folder}::{group_label(group)}" if group else folder
@@ -230,7 +254,7 @@ def run_entries(facts: RunFolderFacts) -> list[dict[str, Any]]:
         if not group:  # the run's own summary wins where it has the number
             metrics.update({key: summary[name] for key, name in SUMMARY_KEYS.items() if summary.get(name) is not None})
         # The summary has the LLM facts of a single run; a bench group's come from its transcript lines.
-        needs_transcript = bool(group) or summary.get("llm_calls") is None
+        needs_transcript = bool(group) or summary.get("llm_calls") is None or (summary.get("llm_calls") and "valid" not in summary)
         lines = [line for line in facts.transcript() if in_group(line, group)] if needs_transcript else []
         if metrics.get("llm_calls") is None:
             metrics["llm_calls"] = sum(1 for line in lines if line.get("llm_call", "prompt_hash" in line))
@@ -257,6 +281,7 @@ def run_entries(facts: RunFolderFacts) -> list[dict[str, Any]]:
             "prompt": prompt_label(has_prompt, prompt, facts.problem) if uses_llm else None,
             "started": facts.started(),
             "status": "complete" if facts.summary is not None else "incomplete",
+            **fallback_facts(summary, lines, max_fallback_share(facts), group),
             "data": data_url(facts.id),
         })
     return entries

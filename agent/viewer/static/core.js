@@ -79,6 +79,10 @@ window.EdgeICL = {};
     return String(value);
   };
   E.isNumber = (value) => typeof value === "number" && Number.isFinite(value);
+  /** Why a run list entry is not valid (its `fallback_share` above `max_fallback_share`, agent/fallback_share.py). */
+  E.invalidReason = (entry) =>
+    `the fallback made ${E.isNumber(entry.fallback_share) ? Math.round(entry.fallback_share * 100) + "%" : "most"} of the LLM decisions, ` +
+    `above max_fallback_share ${E.fmt(entry.max_fallback_share)}: not a result of the LLM`;
   E.same = (a, b) => (a === null || a === undefined ? null : String(a)) === (b === null || b === undefined ? null : String(b));
 
   // --- the page's state lives in the URL: #/<page>?<params> ---------------------------

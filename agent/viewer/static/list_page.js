@@ -20,7 +20,8 @@
   const groupText = (run) => Object.entries(run.group || {}).map(([k, v]) => `${k}=${v}`).join(", ");
 
   function matches(run, words) {
-    const text = [run.name, groupText(run), run.problem, run.kind, run.policy, run.seed, run.backend, run.model, run.prompt, run.status, run.started]
+    const text = [run.name, groupText(run), run.problem, run.kind, run.policy, run.seed, run.backend, run.model, run.prompt, run.status, run.started,
+      run.valid === false ? "not valid" : null]
       .map((v) => (v === null || v === undefined ? "" : String(v))).join(" ").toLowerCase();
     return words.every((w) => text.includes(w));
   }
@@ -83,6 +84,7 @@
           el("td", { class: "run-name" }, el("a", { href: link }, run.name.split("__").map((part, i) => [i ? [el("wbr"), "__"] : null, part])),
             run.kind === "bench" ? E.widgets.chip("bench", "bench") : null,
             run.status !== "complete" ? E.widgets.chip(run.status, "warn", "no summary.json: still running, or stopped") : null,
+            run.valid === false ? E.widgets.chip("not valid", "warn", E.invalidReason(run)) : null,
             groupText(run) ? el("div", { class: "sub" }, groupText(run)) : null),
           COLUMNS.slice(1).map((c) => el("td", { class: (c.num ? "num " : "") + c.key, title: typeof run[c.key] === "number" ? String(run[c.key]) : null },
             c.key === "started" && run.started ? [run.started.split(" ")[0], el("div", { class: "sub" }, run.started.split(" ")[1] || "")]

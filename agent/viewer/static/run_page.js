@@ -18,6 +18,7 @@
       entry.backend ? W().chip(`${entry.backend}${entry.model ? " · " + entry.model : ""}`, "llm") : null,
       entry.prompt ? W().chip(`prompt ${entry.prompt}`, "llm") : null,
       entry.status !== "complete" ? W().chip(`${entry.status}: no summary.json`, "warn") : null,
+      entry.valid === false ? W().chip("not valid: " + E.invalidReason(entry), "warn") : null,
     ];
     const controls = [];
     if (run.entries.length > 1) {
