@@ -48,6 +48,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # The most characters of a reply that are read: the one bound on a reply's length for every
 # backend (base.Completion cuts its text to it) and the transcript. A decision is named in a
@@ -105,7 +106,7 @@ CUT_ENDS = frozenset(".!?\n")  # where a cut reply's last whole sentence ends
 CLAUSE_MARKS = frozenset(";:,?—–-")  # "-" only as a spaced dash (" - "); a bare hyphen joins words
 EXPLICIT_MARKS = frozenset(":=-—–")
 
-_TOKEN = re.compile(r"\d+(?:\.\d+)+(?![A-Za-z0-9])|[A-Za-z0-9]+(?:['’][A-Za-z]+)?|[.;:!?,=\n—–]|(?<=\s)-(?=\s)")
+_TOKEN = re.compile(r"(?P<word>\d+(?:\.\d+)+(?![A-Za-z0-9])|[A-Za-z0-9]+(?:['’][A-Za-z]+)?)|(?P<mark>[.;:!?,=\n—–]|(?<=\s)-(?=\s))")
 # Every word a rule reads (tests draw filler words outside it).
 CUE_WORDS = (
     NEGATIONS | REJECTIONS | VERDICTS_AGAINST | BETTER | WORSE | PREFER | ONLY_QUANTIFIERS | CONJUNCTIONS | CHOICE_VERBS
@@ -139,7 +140,7 @@ def _split(reply: str, limit: int) -> _Words:
     keep = 0  # words up to the last sentence end (for a cut reply)
     for match in _TOKEN.finditer(text):
         token = match.group()
-        if len(token) == 1 and not token.isalnum():
+        if match.lastgroup == "mark":
             if token in SENTENCE_ENDS:
                 sentence += 1
                 clause += 1
@@ -151,7 +152,9 @@ def _split(reply: str, limit: int) -> _Words:
             if words.marks_after:
                 words.marks_after[-1] = pending_marks
             continue
-        lower = token.lower().replace("’", "'")
+        lower = token.lower()
+        if "’" in lower:
+            lower = lower.replace("’", "'")
         if lower in CLAUSE_WORDS:
             clause += 1
         words.gap.append(text[word_end : match.start()] if words.text else " ")
@@ -169,11 +172,10 @@ def _split(reply: str, limit: int) -> _Words:
 
 def _label_words(candidate: str) -> list[str]:
     """A candidate's words as the reply is split into them."""
-    return [m.group().lower().replace("’", "'") for m in _TOKEN.finditer(candidate) if m.group()[0].isalnum()]
+    return [m.group().lower().replace("’", "'") for m in _TOKEN.finditer(candidate) if m.lastgroup == "word"]
 
 
-@dataclass(frozen=True)
-class _Mention:
+class _Mention(NamedTuple):
     """Words [start, end) of the reply name candidate `index`."""
 
     start: int
@@ -185,7 +187,7 @@ class _Labels:
     """The candidates as word sequences, looked up by their first word (one dictionary look-up per reply word)."""
 
     def __init__(self, decisions: Sequence[str]) -> None:
-        self.by_first: dict[str, list[tuple[list[str], int]]] = {}
+        self.by_first: dict[str, list[tuple[list[str], int]]] = {}  # first word -> (the label's words, its index)
         for index, decision in enumerate(decisions):
             words = _label_words(decision)
             if not words:
@@ -204,9 +206,10 @@ class _Labels:
             best: _Mention | None = None
             for form, index in self.by_first.get(text[i], ()):
                 end = i + len(form)
-                if end <= n and text[i:end] == form and all(not words.marks_after[k] for k in range(i, end - 1)):
-                    if (best is None or end > best.end) and _names_a_label(words, i, end):
-                        best = _Mention(i, end, index)
+                if end > i + 1 and (end > n or text[i:end] != form or any(words.marks_after[k] for k in range(i, end - 1))):
+                    continue  # a multiword label must stand whole, with no punctuation between its words
+                if (best is None or end > best.end) and _names_a_label(words, i, end):
+                    best = _Mention(i, end, index)
             if best is None:
                 i += 1
             else:
@@ -408,12 +411,14 @@ def _starts_an_answer(words: _Words, position: int) -> bool:
 def _explicit_spans(words: _Words) -> list[tuple[int, int]]:
     """The words [start, end) of each explicit answer: up to its clause's end or the next explicit marker."""
     n = len(words.text)
-    clause_end = [n] * (n + 1)  # clause_end[i]: the end of the clause word i is in (one pass from the right)
-    for i in range(n - 1, -1, -1):
-        clause_end[i] = i + 1 if _ends_clause(words.marks_after[i]) else clause_end[i + 1]
-    markers = [(i, start) for i in range(n) if (start := _answer_start(words, i)) is not None]
-    ends = [i for i, _ in markers[1:]] + [n]
-    return [(start, min(clause_end[start], end)) for (_, start), end in zip(markers, ends)]
+    markers = [(i, start) for i, word in enumerate(words.text) if word in EXPLICIT_WORDS and (start := _answer_start(words, i)) is not None]
+    spans = []
+    for (_, start), (bound, _) in zip(markers, [*markers[1:], (n, n)]):
+        end = start  # up to the end of its clause, never past the next marker: spans are disjoint, one pass in all
+        while end < min(bound, n) and (end == start or not _ends_clause(words.marks_after[end - 1])):
+            end += 1
+        spans.append((start, min(end, bound)))
+    return spans
 
 
 def _ends_clause(marks: str) -> bool:
