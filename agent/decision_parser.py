@@ -27,7 +27,7 @@ How a reply is read:
   rejected after a negation or rejection within NEGATION_REACH words before it in its
   clause ("not local", "I reject local", "avoid local", "non-local"), or when its own
   sentence turns it down after it ("local is a bad idea", "offload is not recommended",
-  "local: no"), or as the losing side of a contrast ("local instead of offload",
+  "local: no"; "the worst choice is local"), or as the losing side of a contrast ("local instead of offload",
   "rather than offloading, run it locally", "offload over local", "prefer local to
   offload", "local is better than offload", "offloading beats processing locally");
   excluded after "anything but", "other than", "except", "excluding"; unsure where the
@@ -69,12 +69,14 @@ REJECTIONS = frozenset(
     "rule rules ruled ruling eliminate eliminating".split()
 )
 # Words after a candidate, in its sentence, that turn it down ("local is a bad idea", "offload: no").
-VERDICTS_AGAINST = NEGATIONS - {"without", "non"} | frozenset(
+VERDICTS_AGAINST = NEGATIONS - {"without"} | frozenset(
     "nope bad worse worst poor wrong terrible awful unwise inadvisable unsuitable inappropriate suboptimal "
     "mistake rejected excluded avoided ruled discouraged slow slower costly costlier expensive pricier risky riskier "
     "fail fails failing miss misses inferior weaker infeasible impossible unacceptable overloaded out violate violates "
-    "hurt hurts harmful disastrous doubt".split()
+    "hurt hurts harmful disastrous doubt lose loses losing unnecessary pointless useless wasteful inefficient dangerous".split()
 )
+# Before "is"/"be" and a mention, those words name it too: "the worst choice is local".
+COPULAS = frozenset("is be".split())
 # Comparatives before "than": "X is better than Y" chooses X; "X is worse than Y" chooses Y
 # (X is then turned down by VERDICTS_AGAINST); any other comparative leaves both unsure.
 BETTER = frozenset("better preferable superior faster quicker cheaper safer wiser smarter".split())
@@ -110,7 +112,7 @@ _TOKEN = re.compile(r"(?P<word>\d+(?:\.\d+)+(?![A-Za-z0-9])|[A-Za-z0-9]+(?:['’
 # Every word a rule reads (tests draw filler words outside it).
 CUE_WORDS = (
     NEGATIONS | REJECTIONS | VERDICTS_AGAINST | BETTER | WORSE | PREFER | ONLY_QUANTIFIERS | CONJUNCTIONS | CHOICE_VERBS
-    | CLAUSE_WORDS | EXPLICIT_WORDS | LABEL_NOUNS | AFTER_A_LABEL | AFTER_I_LABEL
+    | CLAUSE_WORDS | EXPLICIT_WORDS | LABEL_NOUNS | AFTER_A_LABEL | AFTER_I_LABEL | COPULAS
     | frozenset("of than to over beats beat outperforms trumps anything everything all except excluding exclude excludes other besides apart aside from "
                 "in place opposed compared less the a an".split())
 )
@@ -292,9 +294,12 @@ class _Reader:
             return joined
         clause = words.clause[mention.start]
         previous = self.mentions[k - 1] if k > 0 else None
+        predicate = mention.start > 0 and words.text[mention.start - 1] in COPULAS and not words.marks_after[mention.start - 1]
         for position in range(mention.start - 1, max(mention.start - NEGATION_REACH, 0) - 1, -1):
             if words.clause[position] != clause:
                 return None
+            if predicate and words.text[position] in VERDICTS_AGAINST and (previous is None or position >= previous.end):
+                return REJECTED
             if previous is not None and position < previous.end:
                 return self._carried(previous, before[k - 1], mention)
             marker = self._marker(position, mention)

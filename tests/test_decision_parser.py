@@ -104,6 +104,8 @@ REPLIES = [
     ("I reject local", NONE),
     ("local: no", NONE),
     ("Decision: local is a bad idea", NONE),
+    ("The worst choice is local", NONE),
+    ("Offload loses.", NONE),
     ("neither local nor offload", NONE),
     ("not local or offload", NONE),
     # unsure: which one the reply prefers is not said
