@@ -21,7 +21,7 @@ import numpy as np
 from agent.backends.base import BackendError, LLMBackend, Message, Scores
 from agent.backends.registry import make_backend
 from agent.context_window import answer_room, longest_fitting_head, overflow, prompt_tokens, too_long, window_of
-from agent.decision_parser import parse_decision
+from agent.decision_parser import REPLY_CHARS, parse_decision
 from agent.experience import Experience, ExperiencePool, HoldoutPool, Keywords, as_keywords, make_pool, most_relevant
 from agent.exploration import EpsilonGreedy, EpsilonSchedule
 from agent.fallback_share import FallbackCount
@@ -33,19 +33,21 @@ from solvers.policy import AGENT_STREAM, EXPLORATION_STREAM, policy_generator
 
 TranscriptSink = Callable[[dict[str, Any]], None]
 WarningSink = Callable[[str], None]
-# Replies kept in the transcript are cut to this many characters (the full length is noted).
-REPLY_CAP_CHARS = 4096
 
 
 class ReplayError(ValueError):
     """A recorded step that does not replay: the run folder's rows or transcript do not match its world and policy."""
 
 
-def capped(text: str | None, limit: int = REPLY_CAP_CHARS) -> dict[str, Any]:
-    """A reply for the transcript: at most `limit` characters, with its full length when cut."""
-    if text is None or len(text) <= limit:
+def capped(text: str | None, chars: int | None = None, limit: int = REPLY_CHARS) -> dict[str, Any]:
+    """A reply for the transcript: at most `limit` characters (the ones the parser reads), with
+    its full length when cut, here or already by the backend (`chars`: `Completion.text_chars`)."""
+    if text is None:
+        return {"reply": None}
+    full = len(text) if chars is None else max(chars, len(text))
+    if full <= limit:
         return {"reply": text}
-    return {"reply": text[:limit], "reply_chars": len(text), "reply_truncated": True}
+    return {"reply": text[:limit], "reply_chars": full, "reply_truncated": True}
 
 
 @dataclass
@@ -315,7 +317,7 @@ class ICLAgent:
             if completion.raw_reply is not None:
                 record.update(raw_reply=completion.raw_reply, raw_reply_chars=completion.raw_reply_chars)
             record.update(
-                **capped(completion.text),
+                **capped(completion.text, completion.text_chars),
                 scores=None,
                 latency_s=completion.latency_s,
                 prompt_tokens=completion.prompt_tokens,

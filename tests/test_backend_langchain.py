@@ -57,3 +57,43 @@ def test_model_spec_with_json_kwargs_and_its_errors():
         from agent.backends.langchain_backend import LangChainBackend
 
         LangChainBackend(f'{FAKE}{{"responses": 3}}')
+
+
+def eight_thousand_words(first: str) -> str:
+    """A chat model's runaway reply: its decision first, then 8,000 words of reasoning drawn from a seeded generator."""
+    import numpy as np
+
+    rng = np.random.default_rng(8)
+    filler = ("the", "queue", "is", "long", "and", "the", "link", "delay", "matters", "local", "offload", "so", "we", "weigh", "it")
+    return f"Decision: {first}. " + " ".join(rng.choice(filler, size=8_000)) + "."
+
+
+def test_an_eight_thousand_word_reply_is_cut_before_it_is_parsed():
+    from agent.backends.langchain_backend import LangChainBackend
+    from agent.decision_parser import REPLY_CHARS
+
+    reply = eight_thousand_words("offload")
+    backend = LangChainBackend(FAKE, {"responses": [reply]})
+    completion = backend.complete(MESSAGES)
+    assert completion.text == reply[:REPLY_CHARS] and completion.text_chars == len(reply) > 5 * REPLY_CHARS
+    scores = backend.score(MESSAGES, [" local", " offload"])
+    assert scores.logprobs == {" local": -math.inf, " offload": 0.0}
+
+
+def test_a_run_on_a_chat_model_that_writes_pages_keeps_the_read_part_and_the_full_length(tmp_path):
+    from agent.decision_parser import REPLY_CHARS
+
+    reply = eight_thousand_words("local")
+    model = FAKE + json.dumps({"responses": [reply]})
+    result = CliRunner().invoke(
+        app,
+        ["run", "--json", "--out", str(tmp_path), "--backend", "langchain", "--model", model, "--decision-mode", "generate",
+         "--steps", "2", "--seed", "2", "--exploration", "none", "--llm-cache", "off"],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["parse_failures"] == 0
+    (folder,) = tmp_path.iterdir()
+    records = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
+    assert [r["decision"] for r in records] == ["local", "local"]
+    for record in records:
+        assert record["reply"] == reply[:REPLY_CHARS] and record["reply_chars"] == len(reply) and record["reply_truncated"] is True

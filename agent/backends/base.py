@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Protocol, TypedDict, runtime_checkable
 
+from agent.decision_parser import REPLY_CHARS
+
 
 class Message(TypedDict):
     """One chat message: role is "system", "user" or "assistant"."""
@@ -36,9 +38,14 @@ class BackendUnavailable(RuntimeError):
 class Completion:
     """A text reply with its cost.
 
+    Every backend's reply is cut here, so none hands the loop, the cache or the transcript
+    more than a reply's worth of text, however much the model wrote (a chat model that
+    ignores the length limit; `LangChainBackend` passes no `max_tokens`).
+
     Attributes
     ----------
-    text: the reply.
+    text: the reply, at most REPLY_CHARS characters (agent.decision_parser: what a reply is
+        read for); a longer one is cut to its first REPLY_CHARS characters on construction.
     prompt_tokens: tokens of the prompt (as the backend counts them).
     completion_tokens: tokens generated.
     evaluated_tokens: prompt tokens actually run through the model (less than
@@ -48,6 +55,7 @@ class Completion:
         no choices, no or runaway content), at most RAW_REPLY_CAP characters; `text` is
         then empty, so the reply names no decision. None for a normal reply.
     raw_reply_chars: the full length of that raw reply.
+    text_chars: the reply's full length when `text` was cut; None when `text` is the whole reply.
     """
 
     text: str
@@ -57,6 +65,12 @@ class Completion:
     evaluated_tokens: int | None = None
     raw_reply: str | None = None
     raw_reply_chars: int | None = None
+    text_chars: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.text, str) and len(self.text) > REPLY_CHARS:
+            object.__setattr__(self, "text_chars", len(self.text))  # frozen: set once, here
+            object.__setattr__(self, "text", self.text[:REPLY_CHARS])
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,8 @@ class LangChainBackend:
         self.model = f"{module_name}:{class_name}"
 
     def complete(self, messages: list[Message], max_tokens: int = 8) -> Completion:
-        """The chat model's reply (its own decoding settings; `max_tokens` is not passed on)."""
+        """The chat model's reply (its own decoding settings; `max_tokens` is not passed on, so a
+        reply may run long: `Completion` keeps its first REPLY_CHARS characters and its length)."""
         started = time.perf_counter()
         reply = self.chat.invoke([(m["role"], m["content"]) for m in messages])
         usage = getattr(reply, "usage_metadata", None) or {}
