@@ -45,8 +45,9 @@ def chromium_launch(playwright) -> dict:
     debian = shutil.which("chromium")
     if debian is not None:
         return {"executable_path": debian}
-    if Path(playwright.chromium.executable_path).is_file():
-        return {}  # Playwright finds its own build
+    own = Path(playwright.chromium.executable_path)  # where `playwright install chromium` puts it
+    if own.is_file():
+        return {"executable_path": str(own)}  # named: headless, Playwright would look for its headless shell instead
     pytest.skip(NO_CHROMIUM)
 
 
