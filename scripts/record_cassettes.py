@@ -6,6 +6,13 @@ log-probs on, records the calls listed in `tests/openai_cassettes.py` into `cass
 (Authorization and keys filtered out), and stops the server. Needs the server extra:
 pip install 'edge-icl[server]'.
 
+Each recorded `edge-icl run` (run, generate, parity) also gets its sidecar,
+`cassettes/NAME.expected.json`: what the run read at every step (decisions, scores,
+calibration, replies), and for generate and parity the llama-cpp backend's run of the same
+steps on this machine. The tests check a replay against the sidecar, never against
+numbers a fresh llama.cpp computes on another CPU. Runs are recorded with the LLM call
+cache off, so that every call reaches the server and the cassette.
+
     python scripts/record_cassettes.py                 # every cassette
     python scripts/record_cassettes.py parity run      # some of them
 
@@ -19,6 +26,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,15 +36,22 @@ sys.path.insert(0, str(ROOT / "tests"))
 from openai_cassettes import (  # noqa: E402
     CANDIDATES,
     CASSETTE_DIR,
-    MESSAGES,
-    RECORD_BASE_URL,
     GENERATE_ARGS,
+    GENERATE_LOCAL_ARGS,
+    MESSAGES,
+    PARITY_LOCAL_ARGS,
+    RECORD_BASE_URL,
     RUN_ARGS,
     SERVER_MODEL,
+    decisions,
+    expected_path,
     parity_openai_args,
+    run_transcript,
     start_llama_server,
+    step_facts,
     stop_server,
     use_cassette,
+    write_expected,
 )
 
 PORT = int(RECORD_BASE_URL.rsplit(":", 1)[1].split("/")[0])
@@ -45,14 +60,16 @@ RECORDING_KEY = "sk-recording-key-that-must-not-appear"
 LOG = Path(tempfile.gettempdir()) / "edge-icl-llama-server.log"
 
 
-def run_cli(args: list[str]) -> None:
-    from typer.testing import CliRunner
+NO_CACHE = ["--llm-cache", "off"]
 
-    from agent.cli import app
 
-    result = CliRunner().invoke(app, ["run", "--json", "--out", tempfile.mkdtemp(prefix="edge-icl-cassette-run-"), *args])
-    if result.exit_code != 0:
-        raise SystemExit(f"recording the run failed: {result.output}")
+def run_cli(args: list[str]) -> list[dict]:
+    """`edge-icl run ARGS` with the call cache off; its transcript."""
+    try:
+        _, records = run_transcript(Path(tempfile.mkdtemp(prefix="edge-icl-cassette-run-")), [*args, *NO_CACHE])
+    except AssertionError as failure:
+        raise SystemExit(f"recording the run failed: {failure}") from None
+    return records
 
 
 def record_score() -> None:
@@ -69,28 +86,39 @@ def record_complete() -> None:
     print("complete (chat):", backend.complete(MESSAGES, max_tokens=6))
 
 
-def record_run() -> None:
-    run_cli([*RUN_ARGS, "--timeout", "900"])
-    print("run: ok")
-
-
-def record_generate() -> None:
-    run_cli(GENERATE_ARGS)
-    print("generate run: ok")
-
-
-def record_parity() -> None:
-    run_cli(parity_openai_args(RECORD_BASE_URL))
-    print("parity run: ok")
-
-
-RECORDINGS = {
+# name: (cassette, what records it) for single calls; (cassette, the run's args, the llama-cpp
+# run it is compared with or None) for runs, which also get a sidecar.
+CALLS: dict[str, tuple[str, Callable[[], None]]] = {
     "score": ("openai_score.yaml", record_score),
     "complete": ("openai_complete.yaml", record_complete),
-    "run": ("openai_run.yaml", record_run),
-    "generate": ("openai_generate.yaml", record_generate),
-    "parity": ("openai_parity.yaml", record_parity),
 }
+RUNS: dict[str, tuple[str, list[str], list[str] | None]] = {
+    "run": ("openai_run.yaml", [*RUN_ARGS, "--timeout", "900"], None),
+    "generate": ("openai_generate.yaml", GENERATE_ARGS, GENERATE_LOCAL_ARGS),
+    "parity": ("openai_parity.yaml", parity_openai_args(RECORD_BASE_URL), PARITY_LOCAL_ARGS),
+}
+RECORDINGS = [*CALLS, *RUNS]
+
+
+def record(name: str) -> None:
+    """Record cassette `name` afresh (not an append); for a run, then its local counterpart and the sidecar."""
+    cassette = CALLS[name][0] if name in CALLS else RUNS[name][0]
+    (CASSETTE_DIR / cassette).unlink(missing_ok=True)
+    expected_path(cassette).unlink(missing_ok=True)  # never a sidecar of an older cassette
+    started = time.perf_counter()
+    with use_cassette(cassette, "all"):
+        if name in CALLS:
+            CALLS[name][1]()
+        else:
+            recorded = run_cli(RUNS[name][1])
+    print(f"{cassette}: {time.perf_counter() - started:.0f} s")
+    if name in RUNS:
+        _, args, local_args = RUNS[name]
+        local = run_cli(local_args) if local_args is not None else None
+        if local is not None:
+            agree = sum(a == b for a, b in zip(decisions(step_facts(local)), decisions(step_facts(recorded))))
+            print(f"{name}: llama-cpp decides as the recording at {agree} of {len(recorded)} steps")
+        print(f"sidecar: {write_expected(cassette, args, recorded, local)}")
 
 
 def main() -> None:
@@ -103,12 +131,7 @@ def main() -> None:
     server = start_llama_server(PORT, LOG)
     try:
         for name in names:
-            cassette, record = RECORDINGS[name]
-            (CASSETTE_DIR / cassette).unlink(missing_ok=True)  # a fresh recording, not an append
-            started = time.perf_counter()
-            with use_cassette(cassette, "all"):
-                record()
-            print(f"{cassette}: {time.perf_counter() - started:.0f} s")
+            record(name)
     finally:
         stop_server(server)
     print(f"cassettes written to {CASSETTE_DIR}")

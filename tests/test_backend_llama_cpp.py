@@ -5,18 +5,12 @@ import math
 import pytest
 
 from agent.backends.llama_cpp import LlamaCppBackend
+from tests.score_checks import assert_nearest_its_own, assert_same_ranking
 
-# Tolerance of every comparison of llama.cpp log-probs computed two ways (batched vs one token
-# at a time, with vs without the cached prefix), RELATIVE to the log-prob's magnitude.
-# llama-cpp-python compiles llama.cpp for the CPU it is installed on: AVX2, AVX-512 or NEON
-# kernels of different widths, and one-token (GEMV) vs batched (GEMM) matmul paths, sum the
-# 576- to 1536-term dot products of 30 layers in different orders, so float32 rounding
-# differs by machine and path. The error grows with the logits, hence with the log-prob's
-# size: measured 4.2e-4 at most here (Intel, 2 AVX2 cores) and 7.0e-4 on an AMD EPYC
-# (-33.6139 vs -33.5903, which failed the old absolute 0.02). 3e-3 leaves a margin of 4;
-# a wrong token or position moves a whole-answer log-prob by far more (the candidates below
-# differ from each other by 7e-3 relative at the least, checked in the test).
-REL_TOL = 3e-3
+# Log-probs computed two ways (batched vs one token at a time, with vs without the cached
+# prefix, F16 vs the shipped Q4_1) are compared by the candidates' order and by each value
+# lying nearest its own counterpart, never to a tolerance: their last digits depend on the
+# CPU llama.cpp was compiled for (tests/score_checks.py).
 
 MESSAGES = [
     {"role": "system", "content": 'Reply "local" or "offload" only.'},
@@ -47,7 +41,8 @@ def test_score_reuses_the_cached_prefix(backend):
     finally:
         backend.prefix_reuse = True
     assert cold.evaluated_tokens == cold.prompt_tokens
-    assert cold.logprobs == pytest.approx(again.logprobs, rel=REL_TOL)
+    assert_same_ranking(cold.logprobs, again.logprobs)
+    assert_nearest_its_own(cold.logprobs, again.logprobs)
 
 
 def test_complete_returns_text_and_is_deterministic(backend):
@@ -87,12 +82,9 @@ def test_batched_scoring_equals_scoring_token_by_token(backend):
     for candidates in ([" offload", " off", " local", " on the edge"], [" offload the task", " off the", " offload now"]):
         batched = backend.score(MESSAGES, candidates).logprobs
         plain = {c: logprob_one_token_at_a_time(backend, MESSAGES, c) for c in candidates}
-        for candidate in candidates:
-            assert batched[candidate] == pytest.approx(plain[candidate], rel=REL_TOL)
-            # the tolerance still tells candidates apart: a token read at the wrong position fails
-            for other in candidates:
-                if other != candidate:
-                    assert batched[candidate] != pytest.approx(plain[other], rel=REL_TOL)
+        assert_same_ranking(batched, plain)
+        # a token read at the wrong position lands on another candidate's log-prob: nearest its own
+        assert_nearest_its_own(batched, plain)
 
 
 def test_the_f16_copy_is_made_once_and_decides_as_the_shipped_weights(tmp_path, monkeypatch, backend):
@@ -106,10 +98,11 @@ def test_the_f16_copy_is_made_once_and_decides_as_the_shipped_weights(tmp_path, 
     for content in ("Keywords: (reasoning, medium), Decision:", "Keywords: (chatting, short), Decision:"):
         messages = [MESSAGES[0], {"role": "user", "content": content}]
         a, b = f16.score(messages, ["local", "offload"]).logprobs, shipped.score(messages, ["local", "offload"]).logprobs
-        # the shipped path also rounds activations to 8 bits (llama.cpp's Q4_1 x Q8_1 dot product):
-        # a relative 5e-2, far above REL_TOL, for that rounding, not for the CPU
-        assert a == pytest.approx(b, rel=0.05)
+        # the shipped path also rounds weights to 4 bits and activations to 8 (llama.cpp's
+        # Q4_1 x Q8_1 dot product): the same order of the answers, each nearest its own
         assert max(a, key=a.get) == max(b, key=b.get)
+        assert_same_ranking(a, b)
+        assert_nearest_its_own(a, b)
 
 
 def test_unknown_weights_is_a_clear_error():

@@ -1,6 +1,8 @@
 """The openai backend against recorded cassettes of a real llama.cpp server (never the network).
 
-Recorded by `python scripts/record_cassettes.py`; replayed here with record mode "none".
+Recorded by `python scripts/record_cassettes.py`; replayed here with record mode "none". A
+replayed run equals its sidecar (cassettes/NAME.expected.json, written with the cassette); a
+fresh llama-cpp run is compared with it by its decisions (tests/openai_cassettes.py says why).
 """
 
 import json
@@ -8,12 +10,25 @@ import math
 import re
 
 import pytest
-from typer.testing import CliRunner
 
 from agent.backends.base import BackendUnavailable
 from agent.backends.openai_backend import OpenAIBackend
-from agent.cli import app
-from openai_cassettes import CANDIDATES, CASSETTE_DIR, GENERATE_ARGS, MESSAGES, RECORD_BASE_URL, RUN_ARGS, SERVER_MODEL, use_cassette
+from openai_cassettes import (
+    CANDIDATES,
+    CASSETTE_DIR,
+    GENERATE_ARGS,
+    GENERATE_LOCAL_ARGS,
+    MESSAGES,
+    RECORD_BASE_URL,
+    RUN_ARGS,
+    SERVER_MODEL,
+    assert_same_facts,
+    decisions,
+    read_expected,
+    run_transcript,
+    step_facts,
+    use_cassette,
+)
 
 CASSETTES = ("openai_score.yaml", "openai_complete.yaml", "openai_run.yaml", "openai_generate.yaml", "openai_parity.yaml")
 
@@ -54,15 +69,12 @@ def test_complete_returns_the_recorded_text(backend):
 def test_icl_run_through_an_openai_compatible_server(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-replay")
     with replay("openai_run.yaml"):
-        result = CliRunner().invoke(app, ["run", "--json", "--out", str(tmp_path), *RUN_ARGS])
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
+        summary, records = run_transcript(tmp_path, RUN_ARGS)
     assert summary["backend"] == "openai" and summary["model"] == SERVER_MODEL
     assert summary["llm_calls"] == 4 and summary["steps"] == 4
     # no --api: one probe found that llama_cpp.server echoes prompt log-probs, so it scored by echo
-    (folder,) = tmp_path.iterdir()
-    records = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
     assert {r["score_method"] for r in records} == {"echo"} and summary["parse_failures"] == 0
+    assert_same_facts(step_facts(records), read_expected("openai_run.yaml")["openai"], "replay")
 
 
 def test_generate_mode_through_the_completions_api_continues_the_prefill_as_llama_cpp_does(tmp_path, monkeypatch):
@@ -70,29 +82,19 @@ def test_generate_mode_through_the_completions_api_continues_the_prefill_as_llam
     # every step a parse failure; the completions API continues the prefill "Decision:" as
     # the llama-cpp backend does on the same weights
     monkeypatch.setenv("OPENAI_API_KEY", "sk-replay")
-    # one of the four replies names no decision: above the default --max-fallback-share, and
-    # beside the point here (the two backends are compared, not the result)
-    accept_fallbacks = ["--max-fallback-share", "1"]
+    expected = read_expected("openai_generate.yaml")
     with replay("openai_generate.yaml") as cassette:
-        result = CliRunner().invoke(app, ["run", "--json", "--out", str(tmp_path / "openai"), *GENERATE_ARGS, *accept_fallbacks])
-    assert result.exit_code == 0, result.output
+        summary, ours = run_transcript(tmp_path / "openai", GENERATE_ARGS)
     paths = [request.path for request in cassette.requests]
     assert paths[0] == "/v1/completions" and "/v1/chat/completions" not in paths
-    local_args = ["--backend", "llama-cpp", *GENERATE_ARGS[GENERATE_ARGS.index("--steps") :], *accept_fallbacks]
-    local = CliRunner().invoke(app, ["run", "--json", "--out", str(tmp_path / "llama-cpp"), *local_args])
-    assert local.exit_code == 0, local.output
-
-    def replies(name: str) -> list[tuple[str, str]]:
-        (folder,) = (tmp_path / name).iterdir()
-        return [(r["reply"], r["decision"]) for r in map(json.loads, (folder / "transcript.jsonl").read_text().splitlines())]
-
-    ours, theirs = replies("openai"), replies("llama-cpp")
-    assert [decision for _, decision in ours] == [decision for _, decision in theirs]
+    assert_same_facts(step_facts(ours), expected["openai"], "replay")  # the recorded replies and decisions
+    assert decisions(expected["llama_cpp"]) == decisions(expected["openai"])  # so decided llama-cpp where it was recorded
+    local_summary, theirs = run_transcript(tmp_path / "llama-cpp", GENERATE_LOCAL_ARGS)  # here: compared by decision
+    assert decisions(ours) == decisions(theirs)
     # the same first word; later tokens may differ: llama_cpp.server applies its default
     # repeat_penalty 1.1 (" (task, task type)" where llama-cpp repeats " (task, task, task")
-    assert [reply.split()[0] for reply, _ in ours] == [reply.split()[0] for reply, _ in theirs]
-    summary = json.loads(result.stdout)
-    assert summary["llm_calls"] == 4 and summary["parse_failures"] == json.loads(local.stdout)["parse_failures"] < 4
+    assert [r["reply"].split()[0] for r in ours] == [r["reply"].split()[0] for r in theirs]
+    assert summary["llm_calls"] == 4 and summary["parse_failures"] == local_summary["parse_failures"] < 4
 
 
 def test_an_unrecorded_request_never_reaches_the_network(backend):

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from agent.backends.base import BackendUnavailable
 from agent.backends.registry import BACKENDS, backend_status, load_backends, make_backend
 from agent.cli import app
+from tests.score_checks import assert_nearest_its_own, assert_same_ranking
 
 MESSAGES = [{"role": "system", "content": 'Reply "local" or "offload".'}, {"role": "user", "content": "Decision?"}]
 
@@ -84,10 +85,12 @@ def test_transformers_backend_scores_the_bundled_model_as_llama_cpp_does():
         assert backend.render(prompt) == llama.render(prompt)  # the same chat template, prefill included
         ours, theirs = backend.score(prompt, candidates).logprobs, llama.score(prompt, candidates).logprobs
         # the same weights (dequantized to float32 here, F16 in llama.cpp, whose kernels and
-        # summation order depend on the CPU it was compiled for): the same scores to a relative
-        # 2e-2 (measured 1.2e-3 at most on Intel AVX2; the answers' log-probs are -6 to -16)
-        assert ours == pytest.approx(theirs, rel=0.02)
+        # summation order depend on the CPU it was compiled for): compared by what they decide,
+        # each log-prob nearest its own (tests/score_checks.py; measured 1.2e-3 relative apart
+        # at most on Intel AVX2, the answers' log-probs are -6 to -16)
         assert max(ours, key=ours.get) == max(theirs, key=theirs.get)
+        assert_same_ranking(ours, theirs)
+        assert_nearest_its_own(ours, theirs)
     assert backend.complete(MESSAGES, max_tokens=4).text == backend.complete(MESSAGES, max_tokens=4).text
     # the window is the model's max positions, its tokens counted as llama.cpp counts them (agent/context_window.py)
     assert backend.context_window == llama.context_window == 8192

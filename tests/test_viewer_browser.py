@@ -1,11 +1,15 @@
-"""The run viewer in a real browser (Debian's chromium driven by pytest-playwright), served over
-HTTP and opened from disk as a bundle: what the list, a run page, a drill-down and a
-comparison show, the state kept in the URL, and text from runs never run as markup."""
+"""The run viewer in a real browser (chromium driven by pytest-playwright), served over HTTP and
+opened from disk as a bundle: what the list, a run page, a drill-down and a comparison show,
+the state kept in the URL, and text from runs never run as markup.
+
+The browser is Debian's chromium on PATH (apt-get install chromium), else Playwright's own
+(playwright install chromium); with neither, these tests are skipped and say how to get one."""
 
 import csv
 import json
 import math
 import shutil
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -32,12 +36,24 @@ HOSTILE = {
 }
 
 
+NO_CHROMIUM = ("no chromium for the browser tests: on Debian `apt-get install chromium`, "
+               "elsewhere `playwright install chromium` (Playwright's own build)")
+
+
+def chromium_launch(playwright) -> dict:
+    """How to launch chromium here: Debian's on PATH, else Playwright's own download; skip the tests when neither is there."""
+    debian = shutil.which("chromium")
+    if debian is not None:
+        return {"executable_path": debian}
+    own = Path(playwright.chromium.executable_path)  # where `playwright install chromium` puts it
+    if own.is_file():
+        return {"executable_path": str(own)}  # named: headless, Playwright would look for its headless shell instead
+    pytest.skip(NO_CHROMIUM)
+
+
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    return {**browser_type_launch_args, "executable_path": chromium, "args": CHROMIUM_ARGS}
+def browser_type_launch_args(browser_type_launch_args, playwright):
+    return {**browser_type_launch_args, **chromium_launch(playwright), "args": CHROMIUM_ARGS}
 
 
 def steps_of(folder):
@@ -240,12 +256,16 @@ def test_compare_aligns_two_prompt_variants_step_by_step(viewer, site):
     differing = [ra["step"] for ra, rb in zip(a, b) if ra["action"] != rb["action"]]
     diffs = [float(rb["reward"]) - float(ra["reward"]) for ra, rb in zip(a, b)]
     mean = sum(diffs) / len(diffs)
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1))
-    half = stats.t.ppf(0.975, len(diffs) - 1) * sd / math.sqrt(len(diffs))
     show(viewer, site["http"], f"#/compare?a={run_id(site, 'icl')}&b={run_id(site, 'variant')}")
     cards = viewer.locator(".card-value").all_text_contents()
-    assert cards[0] == f"{js_fmt(mean)}  [{js_fmt(mean - half)}, {js_fmt(mean + half)}]"
-    assert cards[2] == f"{len(differing)} of 10"
+    assert cards[0] == js_fmt(mean) and viewer.locator(".card-sub").first.text_content() == "over the 10 steps of seed 2"
+    # two single runs: no interval over their steps (not independent), and the page says why
+    over_seeds = viewer.locator(".card.over-seeds")
+    assert over_seeds.locator(".card-value").text_content() == "no interval"
+    assert "steps are not independent" in over_seeds.text_content() and "single runs" in over_seeds.text_content()
+    assert "paired t" not in viewer.text_content("main")
+    assert viewer.evaluate("typeof EdgeICL.stats.tQuantile975") == "undefined"  # the page carries no t table
+    assert cards[3] == f"{len(differing)} of 10"
     assert viewer.locator("svg.chart circle.pickable").count() == 10
     rows = viewer.locator("table.steps tbody tr")
     assert rows.count() == 10
@@ -260,6 +280,25 @@ def test_compare_aligns_two_prompt_variants_step_by_step(viewer, site):
     viewer.uncheck("text=different only")
     viewer.click('table.steps tr[data-step="3"]')
     assert viewer.locator("#drawer.wide .pair-side").count() == 2 and "step=3" in viewer.url
+
+
+@pytest.mark.parametrize("mode", ["http", "file"])
+def test_two_policies_of_a_bench_are_compared_over_seeds_paired_by_seed(viewer, site, mode):
+    rows = steps_of(site["bench"])
+    means = {(p, s): sum(float(r["reward"]) for r in rows if (r["policy"], r["seed"]) == (p, s)) / 10 for p in ("oracle", "random") for s in ("4", "5")}
+    diffs = [means["random", s] - means["oracle", s] for s in ("4", "5")]
+    mean = sum(diffs) / 2
+    half = stats.t.ppf(0.975, 1) * math.sqrt(sum((d - mean) ** 2 for d in diffs)) / math.sqrt(2)
+    entries = {(r["group"]["policy"], r["group"]["seed"]): r["id"] for r in run_list(site["root"])["runs"] if r["kind"] == "bench"}
+    oracle, random = entries["oracle", 4].replace(" ", "%20"), entries["random", 4].replace(" ", "%20")
+    show(viewer, site[mode], f"#/compare?a={oracle}&b={random}")
+    over_seeds = viewer.locator(".card.over-seeds")
+    assert over_seeds.locator(".card-value").text_content() == f"{js_fmt(mean)}  [{js_fmt(mean - half)}, {js_fmt(mean + half)}]"
+    assert "95 % t interval over 2 seeds, paired by seed" in over_seeds.text_content()
+    show(viewer, site[mode], f"#/compare?a={random}&b={oracle}")  # swapped: A - B
+    assert over_seeds.locator(".card-value").text_content() == f"{js_fmt(-mean)}  [{js_fmt(-mean - half)}, {js_fmt(-mean + half)}]"
+    show(viewer, site[mode], f"#/compare?a={oracle}&b={entries['oracle', 5].replace(' ', '%20')}")  # one policy, two seeds
+    assert over_seeds.locator(".card-value").text_content() == "no interval" and "policy=oracle on two seeds" in over_seeds.text_content()
 
 
 @pytest.mark.parametrize("mode", ["http", "file"])
@@ -334,8 +373,6 @@ def test_filter_expressions_are_parsed_without_eval_and_bad_ones_say_why(viewer,
                                [list(errors), list(row)])
     for (source, expected), message in zip(errors.items(), messages):
         assert expected in message, (source, message)
-    quantiles = viewer.evaluate("(dfs) => dfs.map((df) => EdgeICL.stats.tQuantile975(df))", [1, 4, 30, 31, 45, 120, 1000])
-    assert quantiles == pytest.approx([stats.t.ppf(0.975, df) for df in (1, 4, 30, 31, 45, 120, 1000)], abs=2e-5)
 
 
 def test_cache_hits_and_censored_answers_are_shown_and_filterable(viewer, site):

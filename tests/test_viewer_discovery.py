@@ -6,13 +6,15 @@ import math
 import os
 
 import pytest
+import yaml
+from scipy import stats
 
 from agent.viewer.discovery import find_run_folders, run_list
 from agent.viewer.page_files import data_script
 from agent.viewer.run_data import read_run
 from agent.viewer.safe_paths import BUNDLE_MARKER
 from agent.viewer.tables import cell_value, read_table
-from tests.viewer_runs import VARIANT_RULE, summary, transcript
+from tests.viewer_runs import VARIANT_RULE, invoke, summary, transcript
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,58 @@ def test_a_bench_lists_one_run_per_policy_and_seed_with_metrics_from_its_rows(ru
     assert random5["steps"] == 10 and random5["seed"] == 5 and random5["kind"] == "bench"
     assert random5["mean_reward"] == pytest.approx(sum(float(r["reward"]) for r in rows) / 10)
     assert random5["accuracy"] == pytest.approx(sum(r["action"] == r["oracle_action"] for r in rows) / 10)
+
+
+def per_seed_means(folder, arm, column="reward"):
+    """{seed: mean of `column`} of the step rows of `arm` (a dict of group columns less the seed), read by hand."""
+    with open(folder / "steps.csv") as handle:
+        rows = [r for r in csv.DictReader(handle) if all(r[k] == str(v) for k, v in arm.items())]
+    return {int(s): sum(float(r[column]) for r in rows if r["seed"] == s) / sum(r["seed"] == s for r in rows) for s in {r["seed"] for r in rows}}
+
+
+def t_interval(diffs):
+    """mean and 95% t interval of `diffs`, by hand."""
+    mean = sum(diffs) / len(diffs)
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1))
+    half = stats.t.ppf(0.975, len(diffs) - 1) * sd / math.sqrt(len(diffs))
+    return mean, [mean - half, mean + half]
+
+
+def test_a_bench_carries_each_pair_of_policies_over_seeds_paired_by_seed(runs):
+    pairs = read_run(runs["root"], runs["bench"])["seed_pairs"]
+    assert [(arm["label"], arm["seeds"]) for arm in pairs["arms"]] == [("policy=oracle", [4, 5]), ("policy=random", [4, 5])]
+    (reward,) = [p for p in pairs["pairs"] if p["column"] == "reward"]
+    oracle, random = per_seed_means(runs["bench"], {"policy": "oracle"}), per_seed_means(runs["bench"], {"policy": "random"})
+    diffs = [random[s] - oracle[s] for s in (4, 5)]
+    mean, interval = t_interval(diffs)
+    assert (reward["a"], reward["b"], reward["seeds"]) == ("policy=oracle", "policy=random", 2)
+    assert reward["mean"] == pytest.approx(mean) and reward["ci95"] == pytest.approx(interval)
+    assert reward["per_seed"] == pytest.approx({"4": diffs[0], "5": diffs[1]})
+    assert "step" not in {p["column"] for p in pairs["pairs"]} and "seed" not in {p["column"] for p in pairs["pairs"]}
+
+
+def test_a_single_run_has_no_interval_over_seeds(runs):
+    assert read_run(runs["root"], runs["icl"])["seed_pairs"] == {"arms": [], "pairs": []}
+
+
+def test_a_sweep_lists_each_cell_and_pairs_its_variants_by_seed(tmp_path):
+    spec = {"problem": "offloading", "policies": ["lookup"], "seeds": [0, 1, 2], "steps": 10,
+            "agent": {"epsilon": 0.3}, "variants": {"latest": {"pool": "latest", "pool_size": 4}, "relevant": {}}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    folder = tmp_path / "runs" / "sweep"
+    invoke("sweep", str(tmp_path / "spec.yaml"), "--out", str(folder), "--executor", "serial", "--json")
+    entries = run_list(tmp_path / "runs")["runs"]
+    assert sorted((e["group"]["variant"], e["seed"], e["steps"]) for e in entries) == [(v, s, 10) for v in ("latest", "relevant") for s in (0, 1, 2)]
+    pairs = read_run(tmp_path / "runs", folder)["seed_pairs"]
+    (reward,) = [p for p in pairs["pairs"] if p["column"] == "reward"]
+    latest = per_seed_means(folder, {"policy": "lookup", "variant": "latest"})
+    relevant = per_seed_means(folder, {"policy": "lookup", "variant": "relevant"})
+    first, second = ("latest", "relevant") if reward["a"].endswith("variant=latest, world=w0") else ("relevant", "latest")
+    by_name = {"latest": latest, "relevant": relevant}
+    diffs = [by_name[second][s] - by_name[first][s] for s in (0, 1, 2)]
+    mean, interval = t_interval(diffs)
+    assert reward["a"] == f"policy=lookup, variant={first}, world=w0" and reward["seeds"] == 3
+    assert reward["mean"] == pytest.approx(mean) and reward["ci95"] == pytest.approx(interval)
 
 
 def test_an_interrupted_run_is_listed_with_what_its_rows_say(runs, tmp_path):

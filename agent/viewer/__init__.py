@@ -1,7 +1,7 @@
 """The run viewer: a local, read-only web page over run folders (`edge-icl view`).
 
 discovery (which folders are runs, the run list) -> run_data (one run as the page reads
-it) -> page_files (the page and its data scripts) -> server (HTTP, 127.0.0.1) or bundle
+it; seed_pairs: its arms' differences over seeds, the compare page's interval) -> page_files (the page and its data scripts) -> server (HTTP, 127.0.0.1) or bundle
 (a static folder for file://). The page itself is static/ (HTML, CSS, plain JS; no
 library, nothing from the network).
 """

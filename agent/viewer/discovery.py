@@ -2,7 +2,8 @@
 
 A run folder is any folder holding one of RUN_MARKERS (config.yaml, steps.csv, ...).
 A bench folder's steps.csv holds many runs, told apart by its GROUP_COLUMNS (policy,
-seed): each (policy, seed) group is a row of its own, a run on that seed's stream.
+seed; a sweep's also variant and world): each group is a row of its own, a run on that
+seed's stream.
 Metrics are read from summary.json when the run wrote one, else computed from the rows
 with the columns METRIC_COLUMNS names, when the table has them; a problem without them
 shows its other facts and blanks. A run whose fallback made more than its
@@ -31,7 +32,7 @@ from agent.viewer.tables import read_json, read_jsonl, read_table, read_yaml, ta
 RUN_MARKERS = ("config.yaml", "summary.json", "steps.csv", "bench.json", "run.json", "transcript.jsonl")
 STEP_TABLE = "steps.csv"
 TRANSCRIPT = "transcript.jsonl"
-GROUP_COLUMNS = ("policy", "seed")
+GROUP_COLUMNS = ("policy", "variant", "world", "seed")  # those the table has; a sweep's cells differ in variant and world too
 # The run list's metrics: the step-table columns they are computed from, when present.
 METRIC_COLUMNS = {"reward": "reward", "oracle_reward": "oracle_reward", "action": "action", "oracle_action": "oracle_action"}
 # summary.json keys holding the same metrics (edge-icl run writes them).
@@ -187,7 +188,8 @@ def group_label(group: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in group.items())
 
 
-def _mean(values: list[Any]) -> float | None:
+def mean_of(values: list[Any]) -> float | None:
+    """The mean of the numbers among `values` (None, text and bools left out); None when there are none."""
     numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     return sum(numbers) / len(numbers) if numbers else None
 
@@ -196,9 +198,9 @@ def step_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Steps, mean reward, mean oracle reward and accuracy (action == oracle action) of a run's rows."""
     metrics: dict[str, Any] = {"steps": len(records)}
     if records and METRIC_COLUMNS["reward"] in records[0]:
-        metrics["mean_reward"] = _mean([r.get(METRIC_COLUMNS["reward"]) for r in records])
+        metrics["mean_reward"] = mean_of([r.get(METRIC_COLUMNS["reward"]) for r in records])
     if records and METRIC_COLUMNS["oracle_reward"] in records[0]:
-        metrics["oracle_reward"] = _mean([r.get(METRIC_COLUMNS["oracle_reward"]) for r in records])
+        metrics["oracle_reward"] = mean_of([r.get(METRIC_COLUMNS["oracle_reward"]) for r in records])
     action, oracle = METRIC_COLUMNS["action"], METRIC_COLUMNS["oracle_action"]
     pairs = [(r.get(action), r.get(oracle)) for r in records if r.get(action) is not None and r.get(oracle) is not None]
     if pairs:

@@ -14,6 +14,7 @@ from typing import Any
 from agent.viewer.discovery import RunFolderFacts, data_url, file_url, find_run_folders, folder_id, run_entries
 from agent.viewer.prompt_templates import locate_templates
 from agent.viewer.safe_paths import IMAGE_TYPES, is_inside, served_type
+from agent.viewer.seed_pairs import seed_pairs
 from agent.viewer.tables import read_json
 
 KNOWN_JSON = {"config.yaml", "summary.json", "run.json", "bench.json"}
@@ -78,6 +79,7 @@ def read_run(root: Path, folder: Path) -> dict[str, Any]:
         "problem": facts.problem,
         "entries": run_entries(facts),
         "group_columns": facts.group_columns,
+        "seed_pairs": seed_pairs(facts),
         "config": facts.config,
         "summary": facts.summary,
         "run": facts.run,

@@ -1,8 +1,11 @@
 "use strict";
 // Two runs on the same stream, step by step: the paired difference of a per-step column
-// (reward by default) with its 95 % interval, a scatter of A against B, the aligned
-// table with a "different only" filter, both drill-downs side by side, and a diff of
-// the two prompt folders' templates. State: a, b, y, diff, filter, step.
+// (reward by default), its 95 % interval over seeds where A and B are two arms of one bench
+// or sweep run on several seeds (computed with the page data, agent/viewer/seed_pairs.py),
+// a scatter of A against B, the aligned table with a "different only" filter, both
+// drill-downs side by side, and a diff of the two prompt folders' templates. No interval is
+// drawn over the steps of one run: a learning agent's steps are not independent.
+// State: a, b, y, diff, filter, step.
 (function (E) {
   const { el } = E;
   const W = () => E.widgets;
@@ -20,9 +23,32 @@
           entry.backend ? W().chip(`${entry.backend}${entry.model ? " · " + entry.model : ""}`, "llm") : null)));
   }
 
-  function intervalText(d) {
-    if (d.mean === null) return "–";
-    return d.lo === null ? `${E.fmt(d.mean)} (n = ${d.n}: too few steps for an interval)` : `${E.fmt(d.mean)}  [${E.fmt(d.lo)}, ${E.fmt(d.hi)}]`;
+  const NOT_OVER_STEPS = "No interval over the steps of one run: a learning agent's steps are not independent (each decision changes the pool that later ones read).";
+
+  /**
+   * B − A over seeds, paired by seed: the folder's seed pair of A's and B's arms (a bench's
+   * policy, a sweep's policy × variant × world) for `metric`, or {reason} when there is none.
+   */
+  function overSeeds(runA, runB, entryA, entryB, metric) {
+    if (!metric) return { reason: "No numeric column in both runs." };
+    const single = [entryA, entryB].filter((entry) => !Object.keys(entry.group || {}).length).length;
+    if (single) return { reason: `${NOT_OVER_STEPS} ${single === 2 ? "A and B are single runs" : "One of them is a single run"}, one seed each: run a bench or a sweep on several seeds for an interval over seeds.` };
+    if (runA.id !== runB.id) return { reason: `${NOT_OVER_STEPS} A and B are in different folders: an interval over seeds is given for two policies of one bench or sweep run on several seeds.` };
+    const data = runA.seed_pairs || { arms: [], pairs: [] };
+    const armOf = (entry) => data.arms.find((arm) => Object.keys(arm.group).every((k) => E.same(arm.group[k], entry.group[k])));
+    const a = armOf(entryA), b = armOf(entryB);
+    if (!a || !b) return { reason: `${NOT_OVER_STEPS} This folder's runs are not told apart by seed, so nothing pairs them over seeds.` };
+    if (a === b) return { reason: `A and B are ${a.label} on two seeds: no other arm to pair with.` };
+    const forward = data.pairs.find((p) => p.a === a.label && p.b === b.label && p.column === metric);
+    const backward = data.pairs.find((p) => p.a === b.label && p.b === a.label && p.column === metric);
+    const pair = forward || backward;
+    if (!pair || !pair.ci95) {
+      const common = a.seeds.filter((s) => b.seeds.some((t) => E.same(s, t))).length;
+      return { reason: `${NOT_OVER_STEPS} ${a.label} and ${b.label} share ${common} seed${common === 1 ? "" : "s"} with ${metric}: an interval over seeds needs two.` };
+    }
+    const sign = forward ? 1 : -1;
+    return { a, b, n: pair.seeds, mean: sign * pair.mean, lo: forward ? pair.ci95[0] : -pair.ci95[1], hi: forward ? pair.ci95[1] : -pair.ci95[0],
+      perSeed: Object.entries(pair.per_seed).map(([seed, d]) => `${seed}: ${E.fmt(sign * d)}`).join(", ") };
   }
 
   function templatesDiff(runA, runB) {
@@ -76,8 +102,12 @@
       numeric.map((c) => el("option", { value: c, selected: c === metric || null }, c)));
     const meanOf = (letter) => E.stats.mean(aligned.pairs.map((p) => p[letter][metric]).filter(E.isNumber));
 
+    const seeds = overSeeds(runA, runB, entryA, entryB, metric);
+    const seedText = E.same(entryA.seed, entryB.seed) && entryA.seed !== null && entryA.seed !== undefined ? ` of seed ${E.fmt(entryA.seed)}` : "";
     const cards = el("div", { class: "cards" },
-      W().card(`B − A mean ${metric || ""}`, intervalText(all), all.n ? `95 % interval, paired t over ${all.n} steps` : null, "wide-card"),
+      W().card(`B − A mean ${metric || ""}`, all.mean === null ? "–" : E.fmt(all.mean), all.n ? `over the ${all.n} steps${seedText}` : null),
+      W().card(`B − A mean ${metric || ""}, over seeds`, seeds.reason ? "no interval" : `${E.fmt(seeds.mean)}  [${E.fmt(seeds.lo)}, ${E.fmt(seeds.hi)}]`,
+        seeds.reason || `95 % t interval over ${seeds.n} seeds, paired by seed (each seed's mean ${metric}, ${seeds.b.label} − ${seeds.a.label}; per seed ${seeds.perSeed})`, "wide-card over-seeds"),
       W().card("B earned more / same / less", `${all.larger} / ${all.equal} / ${all.smaller}`, "steps"),
       aligned.decisionKey ? W().card("decisions differ", `${differing} of ${aligned.rows.length}`, "steps") : null,
       metric ? W().card(`mean ${metric}`, `A ${E.fmt(meanOf("a"))} · B ${E.fmt(meanOf("b"))}`) : null,
@@ -130,7 +160,7 @@
       onChange: (shown) => {
         if (!metric) return;
         const d = E.stats.pairedDifference(shown.map((r) => r[`A.${metric}`] ?? r[metric]), shown.map((r) => r[`B.${metric}`] ?? r[metric]));
-        E.replace(shownStats, shown.length === aligned.rows.length ? "" : `On the ${shown.length} steps shown: B − A mean ${metric} ${intervalText(d)}`);
+        E.replace(shownStats, shown.length === aligned.rows.length ? "" : `On the ${shown.length} steps shown: B − A mean ${metric} ${d.mean === null ? "–" : E.fmt(d.mean)} (no interval: the steps of one run are not independent)`);
       },
     });
     diffOnly.addEventListener("change", () => { E.state.update({ diff: diffOnly.checked ? 1 : null }); table.render(); });
