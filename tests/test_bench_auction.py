@@ -129,7 +129,8 @@ def test_icl_row_plays_the_same_held_out_rounds_with_the_bundled_model(tmp_path)
         assert difference["mean"] == pytest.approx(data["mechanisms"]["icl"][key] - data["mechanisms"]["lookup"][key])
         assert difference["seeds"] == 1 and difference["ci95"] is None
     icl = data["mechanisms"]["icl"]
-    assert set(icl) == {"total_surplus", "ground_surplus", "satellite_surplus", "revenue"}
+    assert set(icl) == {"total_surplus", "ground_surplus", "satellite_surplus", "revenue", "fallback_share", "valid"}
+    assert icl["valid"] is True and 0.0 <= icl["fallback_share"] <= 0.2
     assert icl["total_surplus"] == pytest.approx(icl["ground_surplus"] + icl["satellite_surplus"])
     (folder,) = tmp_path.iterdir()
     with open(folder / "rounds.csv") as handle:

@@ -53,15 +53,18 @@ def test_bench_caching_icl_row_on_the_same_traces_with_its_transcript(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)["policies"]
     assert list(data) == ["lru", "icl", "small/lru", "small/icl", "small/milp"]
-    for values in data.values():
-        assert list(values) == list(BENCH_KEYS)
-    assert data["small/milp"]["total_cost"] <= data["small/icl"]["total_cost"] + 1e-9
     (folder,) = tmp_path.iterdir()
+    records = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
+    asked = {r["policy"] if r["setting"] == "default" else f"{r['setting']}/{r['policy']}" for r in records if r.get("llm_call")}
+    assert asked <= {"icl", "small/icl"} and asked  # only the agent asks, and on 6 + small slots it did
+    for name, values in data.items():  # the rows whose agent asked its LLM also say how often the fallback decided
+        assert list(values) == list(BENCH_KEYS) + (["fallback_share", "valid"] if name in asked else [])
+    assert all(data[name]["valid"] is True and 0.0 <= data[name]["fallback_share"] <= 0.2 for name in asked)
+    assert data["small/milp"]["total_cost"] <= data["small/icl"]["total_cost"] + 1e-9
     with open(folder / "slots.csv") as handle:
         slots = list(csv.DictReader(handle))
     requests = {p: [r["requests"] for r in slots if r["policy"] == p] for p in ("lru", "icl")}
     assert len(requests["icl"]) == 6 and requests["icl"] == requests["lru"]  # the same trace
-    records = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
     assert {(r["policy"], r["setting"]) for r in records} == {("icl", "default"), ("icl", "small")}
     assert all("step" in r and "decision" in r for r in records)
 
