@@ -112,7 +112,7 @@ class Scores:
         return {c: (v if math.isfinite(v) else None) for c, v in self.logprobs.items()}
 
 
-def capped(text: str) -> tuple[str, int]:
+def raw_capped(text: str) -> tuple[str, int]:
     """A raw reply cut to RAW_REPLY_CAP characters, and its full length."""
     return text[:RAW_REPLY_CAP], len(text)
 

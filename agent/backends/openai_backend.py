@@ -56,7 +56,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from agent.backends.base import RAW_REPLY_CAP, BackendError, BackendUnavailable, Completion, Message, Scores, bare_word, capped
+from agent.backends.base import RAW_REPLY_CAP, BackendError, BackendUnavailable, Completion, Message, Scores, bare_word, raw_capped
 from agent.backends.chat_template import ChatTemplate, load_chat_template
 from agent.backends.registry import missing_modules, register_backend
 from agent.decision_parser import parse_decision
@@ -206,7 +206,7 @@ class OpenAIBackend:
             if len(text) > max(RAW_REPLY_CAP, RUNAWAY_CHARS_PER_TOKEN * max_tokens):
                 raise _Unreadable(f"a runaway reply of {len(text)} characters for {max_tokens} tokens")
         except _Unreadable:
-            reply, chars = capped(raw)
+            reply, chars = raw_capped(raw)
             return Completion(text="", prompt_tokens=0, completion_tokens=0, latency_s=time.perf_counter() - started, raw_reply=reply, raw_reply_chars=chars)
         usage = _usage(body)
         return Completion(
@@ -248,7 +248,7 @@ class OpenAIBackend:
             try:
                 found[candidate], prompt_tokens, path = _echoed_logprob(body, full, candidate, ending)
             except _Unreadable as reason:
-                reply, chars = capped(raw)
+                reply, chars = raw_capped(raw)
                 return Scores(
                     logprobs={c: -math.inf for c in candidates}, method="echo", prompt_tokens=prompt_tokens,
                     latency_s=time.perf_counter() - started, extra={"unreadable": str(reason)}, raw_reply=reply, raw_reply_chars=chars,
@@ -282,7 +282,7 @@ class OpenAIBackend:
             if not isinstance(reply, str) or not reply or len(reply) > RAW_REPLY_CAP:
                 raise _Unreadable("no log-probs and no usable reply text")
         except (_Unreadable, KeyError, TypeError, ValueError, IndexError) as reason:
-            message, chars = capped(raw)
+            message, chars = raw_capped(raw)
             return Scores(
                 logprobs={c: -math.inf for c in candidates}, method="top_logprobs", prompt_tokens=0,
                 latency_s=time.perf_counter() - started, extra={"unreadable": _one_line(str(reason))}, raw_reply=message, raw_reply_chars=chars,
