@@ -41,6 +41,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from agent.backends.base import Message
 from agent.decision_parser import parse_decision  # noqa: F401  (re-exported: backends parse replies too)
 from agent.experience import Experience, Keywords, as_keywords
+from environment.config import not_utf8
 from environment.decision_task import Candidate, DecisionTask
 
 TEMPLATE_FILES = ("system.j2", "example.j2", "query.j2", "user.j2")
@@ -104,11 +105,15 @@ class TaskPrompt:
         environment = self.environment_class(
             loader=jinja2.FileSystemLoader(str(self.folder)), undefined=jinja2.StrictUndefined, keep_trailing_newline=False
         )
-        try:
-            present = [n for n in OPTIONAL_FILES if (self.folder / n).is_file()]
-            self._templates = {name: environment.get_template(name) for name in (*TEMPLATE_FILES, *present)}
-        except jinja2.TemplateSyntaxError as error:
-            raise PromptError(f"--prompt: {error.filename}:{error.lineno}: {error.message}") from None
+        present = [n for n in OPTIONAL_FILES if (self.folder / n).is_file()]
+        self._templates = {}
+        for name in (*TEMPLATE_FILES, *present):
+            try:
+                self._templates[name] = environment.get_template(name)
+            except jinja2.TemplateSyntaxError as error:
+                raise PromptError(f"--prompt: {error.filename}:{error.lineno}: {error.message}") from None
+            except UnicodeDecodeError as error:
+                raise PromptError(f"--prompt: {not_utf8(self.folder / name, error)}") from None
         self.task = task
         self.decisions = task.decisions
         self.system = self._render("system.j2", decisions=task.decisions)

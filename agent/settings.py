@@ -25,7 +25,9 @@ class AgentSettings(StrictConfig):
     # III-B: the prioritized experience replay; "latest" is baseline 1 of III-C.
     pool: Literal["prioritized", "latest"] = Field("prioritized", description="Experience pool: prioritized (III-B) | latest (baseline 1).")
     # Ours: room for every keyword combination of the offloading problem (4 services x 4 levels).
-    pool_size: int = Field(16, gt=0, description="Most examples in the pool.")
+    # At most 10,000: every decision ranks the whole pool (and the lookup baseline reads it);
+    # a prompt shows it all unless pool_sample draws a few.
+    pool_size: int = Field(16, gt=0, le=10_000, description="Most examples in the pool.")
     # III-B: epsilon-greedy; "none" is baseline 2 of III-C. Exponential decay: ours.
     exploration: Literal["constant", "linear", "exponential", "none"] = Field(
         "exponential", description="Epsilon schedule: constant | linear | exponential | none."
@@ -35,11 +37,15 @@ class AgentSettings(StrictConfig):
     decision_mode: Literal["score", "generate"] = Field("score", description="score (eq. 5-6 over the candidates) | generate (parse a reply).")
     fallback: str = Field("random", description="Decision when a reply names none: random, or a decision of the problem (e.g. local).")
     # Ours (measured in docs/results-icl-offloading.md): the closest example repeated last.
-    closest: int = Field(1, ge=0, description="Closest pool examples repeated next to the query, the best last.")
+    # At most 100: each is one more example in every prompt's variable part (no KV reuse).
+    closest: int = Field(1, ge=0, le=100, description="Closest pool examples repeated next to the query, the best last.")
     # Zhao et al. 2021, "Calibrate before use".
     calibrate: bool = Field(True, description="Subtract each answer's score under a content-free query (score mode).")
-    pool_sample: int = Field(0, ge=0, description="Show this many pool examples, drawn afresh per decision (0: the whole pool; costs the KV reuse).")
-    max_tokens: int = Field(6, gt=0, description="Reply length in generate mode.")
+    # At most a pool's 10,000 examples.
+    pool_sample: int = Field(0, ge=0, le=10_000, description="Show this many pool examples, drawn afresh per decision (0: the whole pool; costs the KV reuse).")
+    # At most 1,024: a decision is a word or two, and each token is one more decode step
+    # of the LLM per decision.
+    max_tokens: int = Field(6, gt=0, le=1_024, description="Reply length in generate mode.")
     warn_after_parse_failures: int = Field(10, ge=0, description="Warn once after this many parse failures in a row (0: never).")
     # Ours (agent/fallback_share.py): a run the fallback mostly decided measures the fallback, not the LLM.
     max_fallback_share: float = Field(

@@ -15,6 +15,22 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+# Upper bounds shared by every config field and command-line flag that counts them, so
+# that no size a user gives can exhaust the machine this project is run on (2 cores,
+# 24 GB) before a step is taken; scripts/measure_bounds.py measures what a run at each
+# bound costs. Why these values:
+# - MAX_STEPS, the decisions of one run (its `steps.csv` rows, kept in memory for the
+#   summary at about 0.75 kB each: 75 MB), 250 x the ICL paper's 400 steps; the ICL
+#   agent at 0.1-1 s a decision on 2 cores takes hours for it.
+MAX_STEPS = 100_000
+# - MAX_SEEDS, the seeds of a bench or sweep: each one repeats every policy's run; 33 x
+#   the 3 seeds of the paper figures.
+MAX_SEEDS = 100
+# - MAX_TOTAL_STEPS, the steps of every policy x seed of a bench (held in memory until
+#   its summary: 7.5 GB of rows at 0.75 kB) or every cell of a sweep (steps.csv on disk,
+#   about 200 B a row: 2 GB).
+MAX_TOTAL_STEPS = 10_000_000
+
 
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message is one line naming the field."""
@@ -33,7 +49,9 @@ class RadioConfig(StrictConfig):
     """The cell and its downlink (ICL paper II-A)."""
 
     # ICL IV-A: "20 users are randomly distributed in a cell based on 3GPP urban networks".
-    n_users: int = Field(20, gt=0)
+    # At most 10,000 (500 x the paper's): each step draws fading for users x 6 interferers
+    # x RBs (scripts/measure_bounds.py: the peak memory and time of a step at the bound).
+    n_users: int = Field(20, gt=0, le=10_000)
     # 3GPP TR 36.814 urban macro: inter-site distance 500 m; the hexagonal cell's
     # inscribed radius is 250 m, users are dropped uniformly on the disc of that radius.
     cell_radius_m: float = Field(250.0, gt=0)
@@ -42,8 +60,9 @@ class RadioConfig(StrictConfig):
     inter_site_distance_m: float = Field(500.0, gt=0)
     # First tier of interfering cells around the serving cell (hexagonal layout).
     n_interfering_bs: int = Field(6, ge=0, le=6)
-    # LTE 10 MHz: 50 resource blocks of 180 kHz.
-    n_resource_blocks: int = Field(50, gt=0)
+    # LTE 10 MHz: 50 resource blocks of 180 kHz. At most 275, the most of one 5G NR
+    # carrier (3GPP TS 38.101-1 Table 5.3.2-1); the fading draws of a step scale with it.
+    n_resource_blocks: int = Field(50, gt=0, le=275)
     rb_bandwidth_hz: float = Field(180e3, gt=0)
     # 3GPP TR 36.814 macro BS: 46 dBm over the carrier, spread evenly over the RBs.
     bs_power_dbm: float = 46.0
@@ -97,7 +116,8 @@ def _default_services() -> list[ServiceType]:
 class TaskConfig(StrictConfig):
     """The request stream: which services, how long their outputs are."""
 
-    services: list[ServiceType] = Field(default_factory=_default_services, min_length=1)
+    # At most 100 services: each is a keyword value the prompt and the pool tell apart.
+    services: list[ServiceType] = Field(default_factory=_default_services, min_length=1, max_length=100)
     # Share of requests that are quality-preferred (Fig. 4(f) sweeps it); 0.5 = the two
     # classes equally often.
     quality_preferred_share: float = Field(0.5, ge=0, le=1)
@@ -106,9 +126,10 @@ class TaskConfig(StrictConfig):
     # ICL IV-A: "each token corresponds to about 4 bytes" (OpenAI).
     token_bytes: float = Field(4.0, gt=0)
     # Keyword 2 of eq. (8), "estimated output token size", is given to the decision
-    # maker binned at these edges (tokens); names one per level.
-    token_level_edges: list[float] = Field(default_factory=lambda: [500.0, 1500.0, 2500.0])
-    token_level_names: list[str] = Field(default_factory=lambda: ["short", "medium", "long", "very long"])
+    # maker binned at these edges (tokens); names one per level. At most 100 levels, as
+    # services: keyword values of the prompt.
+    token_level_edges: list[float] = Field(default_factory=lambda: [500.0, 1500.0, 2500.0], max_length=100)
+    token_level_names: list[str] = Field(default_factory=lambda: ["short", "medium", "long", "very long"], max_length=101)
 
     @model_validator(mode="after")
     def _consistent(self) -> "TaskConfig":
@@ -150,15 +171,72 @@ def validate(model: type[Config], data: dict[str, Any] | None, what: str = "conf
         raise ConfigError(f"invalid {what}: {one_line(error)}") from None
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The mapping in a YAML config file; ConfigError (one line) when it is unreadable or not a mapping."""
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that rejects a key given twice in one mapping.
+
+    PyYAML keeps the last value of a repeated key without a word, so `n_users: 10` and a
+    forgotten `n_users: 30` further down would run 30. A merge (`<<: *base`) may still
+    be overridden by the mapping's own keys, as YAML means it.
+    """
+
+
+def _unique_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    first_line: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            line = first_line.setdefault(key, key_node.start_mark.line + 1)
+        except TypeError:  # an unhashable key: the safe constructor reports it
+            continue
+        if line != key_node.start_mark.line + 1:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} at line {key_node.start_mark.line + 1} (first at line {line})", key_node.start_mark
+            )
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def load_yaml(text: str) -> Any:
+    """The YAML document in `text`, read safely; a key given twice is a yaml.YAMLError.
+
+    The one YAML reader of the project: every file a user gives (configs, sweep specs)
+    and every file it wrote itself goes through it.
+    """
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error as one line: what is wrong and where (PyYAML spreads it over several)."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem:
+        mark = error.problem_mark
+        return f"{error.problem}" + (f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None and "line" not in error.problem else "")
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def not_utf8(path: str | Path, error: UnicodeDecodeError) -> str:
+    """One line saying that the file at `path` is not UTF-8 text, and where it stops being so."""
+    return f"{path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
+
+
+def read_yaml(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """The mapping in a YAML file a user gives (`what` names it in errors: config, market config, ...).
+
+    ConfigError (one line naming the file) when it is unreadable, not UTF-8, not YAML,
+    holds a key twice, or is not a mapping.
+    """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+        raise ConfigError(f"cannot read {what} {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{what} {not_utf8(path, error)}") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"config {path} is not valid YAML: {str(error).splitlines()[0]}") from None
+        raise ConfigError(f"{what} {path} is not valid YAML: {yaml_problem(error)}") from None
     if data is not None and not isinstance(data, dict):
-        raise ConfigError(f"config {path} must be a mapping of sections, got {type(data).__name__}")
+        raise ConfigError(f"{what} {path} must be a mapping of sections, got {type(data).__name__}")
     return data or {}

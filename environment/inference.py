@@ -12,8 +12,9 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
-import yaml
 from numpy.typing import ArrayLike, NDArray
+
+from environment.config import load_yaml
 
 
 def generation_time(ttft_s: float, tpot_s: float, n_tokens: ArrayLike) -> NDArray[np.float64] | float:
@@ -56,7 +57,7 @@ class LLMProfile:
 @cache
 def _catalogue_data() -> dict:
     text = resources.files("environment").joinpath("llm_profiles.yaml").read_text()
-    return yaml.safe_load(text)
+    return load_yaml(text)
 
 
 def llm_catalogue() -> dict[str, LLMProfile]:

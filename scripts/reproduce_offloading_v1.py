@@ -37,11 +37,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from agent.cli.app import chosen_names  # noqa: E402
 from agent.cli.bench import BenchCSV, BenchSettings, aggregate, load_settings, moving_average, run_bench, save_settings  # noqa: E402
 from agent.cli.bench_offloading import OffloadingRunners, offloading_v1_metrics, with_edge_load, world_facts  # noqa: E402
 from agent.cli.problems import PROBLEMS  # noqa: E402
 from agent.cli.run_folder import RunFolder, run_name  # noqa: E402
 from agent.settings import AgentSettings  # noqa: E402
+from environment.config import ConfigError  # noqa: E402
 from environment.offloading_v1 import OffloadingV1Config, best_lookup_accuracy, load_offloading_v1_config  # noqa: E402
 
 PROBLEM = PROBLEMS["offloading-v1"]
@@ -268,24 +270,25 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--no-sweep", action="store_true", help="skip the load sweep")
     parser.add_argument("--policies", default=None, help="comma-separated policies to run (or, with --from-bench, to draw); default: all")
     args = parser.parse_args(argv)
+    try:
+        if args.from_bench is not None:
+            settings = load_settings(args.from_bench)
+            if settings.problem != PROBLEM.name:
+                parser.error(f"--from-bench: {args.from_bench} is a bench of {settings.problem}, not {PROBLEM.name}")
+            world, seeds, steps, policies = PROBLEM.config(settings.config), settings.seeds, settings.steps, list(settings.policies)
+            groups = {key: rows for key, rows in BenchCSV(args.from_bench / "steps.csv").load().items() if len(rows) == steps}
+            policies = [p for p in policies if any(name == p for name, _ in groups)]
+            if args.policies is not None:
+                policies = chosen_names(args.policies, policies, "--policies (with --from-bench: of the bench)")
+        else:
+            seeds = list(range(args.seeds or (2 if args.quick else 3)))
+            steps = args.steps or (200 if args.quick else 500)
+            world = load_offloading_v1_config(args.config)
+            policies = list(NON_LLM_POLICIES) if args.policies is None else chosen_names(args.policies, NON_LLM_POLICIES, "--policies (without --from-bench)")
+    except ConfigError as error:
+        parser.error(str(error))
     root = RunFolder(args.out, run_name("figures-offloading-v1", "all", 0)).path
-    if args.from_bench is not None:
-        settings = load_settings(args.from_bench)
-        if settings.problem != PROBLEM.name:
-            parser.error(f"--from-bench: {args.from_bench} is a bench of {settings.problem}, not {PROBLEM.name}")
-        world, seeds, steps, policies = PROBLEM.config(settings.config), settings.seeds, settings.steps, list(settings.policies)
-        groups = {key: rows for key, rows in BenchCSV(args.from_bench / "steps.csv").load().items() if len(rows) == steps}
-        policies = [p for p in policies if any(name == p for name, _ in groups)]
-        if args.policies:
-            policies = [p for p in args.policies.split(",") if p in policies]
-    else:
-        seeds = list(range(args.seeds or (2 if args.quick else 3)))
-        steps = args.steps or (200 if args.quick else 500)
-        world = load_offloading_v1_config(args.config)
-        policies = args.policies.split(",") if args.policies else list(NON_LLM_POLICIES)
-        unknown = [p for p in policies if p not in NON_LLM_POLICIES]
-        if unknown:
-            parser.error(f"--policies: unknown {', '.join(unknown)}; without --from-bench choose from {', '.join(NON_LLM_POLICIES)}")
+    if args.from_bench is None:
         groups = bench(root, world, policies, seeds, steps, "bench")
     table = aggregate(groups, policies, offloading_v1_metrics)
     write_csv(root / "bench_table.csv", [{"policy": p, **{k: (None if v is None else round(v, 4)) for k, v in m.items()}} for p, m in table.items()])

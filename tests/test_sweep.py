@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TERSE = str(ROOT / "examples" / "prompts" / "offloading-terse")
 runner = CliRunner()
 PLAIN = {"problem": "offloading", "policies": ["oracle", "random", "all-local"], "seeds": [0, 1], "steps": 20, "grid": {"radio.n_users": [10, 20]}}
+ONE_WORLD = {key: value for key, value in PLAIN.items() if key != "grid"}  # no grid: one world (`grid: {}` is an error)
 
 
 def write_spec(tmp_path: Path, spec: dict) -> Path:
@@ -79,7 +80,7 @@ def test_a_serial_sweep_writes_one_row_per_cell_and_every_step(tmp_path):
 
 
 def test_a_failing_cell_is_recorded_with_its_one_line_error_and_resume_runs_only_what_is_missing(tmp_path):
-    spec = {**PLAIN, "policies": ["icl", "oracle"], "grid": {}, "agent": {"llm_cache": "off"},
+    spec = {**ONE_WORLD, "policies": ["icl", "oracle"], "agent": {"llm_cache": "off"},
             "variants": {"broken": {"backend_options": {"model_path": str(tmp_path / "no-such.gguf")}}}}
     out = tmp_path / "out"
     summary = sweep(str(write_spec(tmp_path, spec)), "--out", str(out), "--executor", "serial")
@@ -280,7 +281,7 @@ def test_a_sweep_rerun_on_ray_with_the_cache_warm_makes_no_llm_call(tmp_path, lo
 def test_address_or_ray_address_joins_a_running_cluster(tmp_path, local_ray):
     """Another process (the command) joins the module's Ray: its cells run on that cluster's workers."""
     address = local_ray.get_runtime_context().gcs_address
-    spec = str(write_spec(tmp_path, {**PLAIN, "grid": {}}))
+    spec = str(write_spec(tmp_path, ONE_WORLD))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("RAY_ADDRESS", None)
     command = [sys.executable, "-m", "agent.cli", "sweep", spec, "--json"]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.backends.base import BackendUnavailable, Message
+from environment.config import not_utf8
 
 # llama.cpp's OpenMP workers spin while waiting by default (see llama_cpp.py); set before it loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -103,7 +104,11 @@ def template_of_gguf(path: Path) -> ChatTemplate:
 
 def template_of_jinja(path: Path) -> ChatTemplate:
     """A Jinja chat template file; its end-of-turn text is what the template writes right after an assistant answer."""
-    template = ChatTemplate(template=path.read_text(), bos_token="", eos_token="", source=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise BackendUnavailable(f"--model-path: {not_utf8(path, error)}") from None
+    template = ChatTemplate(template=text, bos_token="", eos_token="", source=str(path))
     try:
         turn = template._format([{"role": "user", "content": "u"}, {"role": "assistant", "content": _PROBE}])
     except Exception as error:  # a broken template: jinja's errors have no common base here

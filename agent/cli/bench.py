@@ -27,6 +27,7 @@ from agent.experience import Keywords
 from agent.fallback_share import FallbackCount, count_records, too_many_in
 from agent.icl import ICLAgent, TranscriptSink
 from agent.settings import AgentSettings
+from environment.config import MAX_TOTAL_STEPS
 from environment.decision_task import DecisionTask
 from solvers.agent_baselines import NO_LLM_BASELINES
 from solvers.policy import HOLDOUT_STREAM, Policy, policy_generator
@@ -262,6 +263,16 @@ class BenchCSV:
 
     def close(self) -> None:
         self._appender.close()
+
+
+def check_bench_size(steps: int, how: str) -> None:
+    """ValueError (one line) when a bench would play more than MAX_TOTAL_STEPS steps.
+
+    A bench holds every row of every policy and seed in memory until its summary, so
+    the bound is on their product (`how` says it, e.g. "3 policies x 100 seeds x 1,000 steps").
+    """
+    if steps > MAX_TOTAL_STEPS:
+        raise ValueError(f"{how} = {steps:,} steps exceed the most a bench holds, {MAX_TOTAL_STEPS:,}: use fewer seeds, steps or policies")
 
 
 def save_settings(run_dir: Path, settings: BenchSettings) -> None:

@@ -37,11 +37,12 @@ from rich.table import Table
 from agent.backends.base import BackendError, BackendUnavailable, LLMBackend
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
-from agent.cli.app import bench_app, fail, note, open_run_folder, progress_bar
+from agent.cli.app import bench_app, chosen_names, fail, note, open_run_folder, progress_bar
 from agent.cli.bench import (
     BenchSettings,
     RowCallback,
     aggregate,
+    check_bench_size,
     end_if_invalid,
     icl_agent,
     judge_fallbacks,
@@ -69,7 +70,7 @@ from environment.association import (
     node_label,
     placement_reward,
 )
-from environment.config import ConfigError, read_yaml
+from environment.config import MAX_SEEDS, ConfigError, read_yaml
 from solvers.agent_baselines import NO_LLM_BASELINES
 from solvers.association_online import LeastDelayPolicy
 from solvers.matching import HEURISTICS, optimal_assignment
@@ -254,10 +255,13 @@ def results_table(title: str, table: dict[str, dict[str, Any]]) -> Table:
 @bench_app.command("association")
 @with_agent_options
 def association(
-    runs: int = typer.Option(20, min=1, help="Instances of the default size per seed (one episode each)."),
-    seeds: int = typer.Option(1, min=1, help="Number of seeds: seed, seed+1, ..."),
+    # At most 1,000 instances: each is an episode of about 100 arriving users (steps), so
+    # 1,000 are MAX_STEPS steps per policy and seed.
+    runs: int = typer.Option(20, min=1, max=1_000, help="Instances of the default size per seed (one episode each)."),
+    seeds: int = typer.Option(1, min=1, max=MAX_SEEDS, help="Number of seeds: seed, seed+1, ..."),
     seed: int = typer.Option(0, help="First seed."),
-    gap_runs: int = typer.Option(10, min=0, help="Small instances per seed (8-12 users, 3-5 nodes) for the MILP optimum and the optimality gap."),
+    # At most 1,000 small instances: the exact MILP solves each one.
+    gap_runs: int = typer.Option(10, min=0, max=1_000, help="Small instances per seed (8-12 users, 3-5 nodes) for the MILP optimum and the optimality gap."),
     policies: str = typer.Option(",".join(BENCH_POLICIES), help="Comma-separated policies to compare."),
     config: Path | None = typer.Option(None, "--config", help="YAML config of the env (sections instances, online)."),
     out: Path = typer.Option(Path("runs"), help="Parent folder of the bench's run folder."),
@@ -280,11 +284,10 @@ def association(
             gap_runs = int(settings.config["gap_runs"])
             agent = AgentSettings.model_validate(settings.agent)
         else:
-            chosen = [p.strip() for p in policies.split(",") if p.strip()]
-            unknown = [p for p in chosen if p not in BENCH_POLICIES]
-            if unknown:
-                fail(f"--policies: unknown {', '.join(unknown)}; choose from {', '.join(BENCH_POLICIES)}")
+            chosen = chosen_names(policies, BENCH_POLICIES)
             env_config = association_env_config(None if config is None else read_yaml(config))
+            most_users = env_config.instances.n_users[1]
+            check_bench_size(len(chosen) * seeds * runs * most_users, f"{len(chosen)} policies x {seeds} seeds x {runs} instances x up to {most_users} users")
             agent = agent_settings(agent_options)
             settings = BenchSettings(
                 policies=chosen,

@@ -16,20 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from agent.backends.base import BackendError, BackendUnavailable
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
-from agent.cli.app import bench_app, err_console, fail, note, progress_bar, open_run_folder
+from agent.cli.app import bench_app, chosen_names, err_console, fail, note, open_run_folder, progress_bar
 from agent.cli.bench import LearnerFactory, end_if_invalid, icl_agent, judge_fallbacks, lift_table, llm_lift, no_llm_learner, row_label
 from agent.cli.rollout import run_policy
 from agent.cli.run import policy_facts
 from agent.cli.run_folder import dumps, read_jsonl, run_name
 from agent.prompting import PromptError
-from environment.config import ConfigError
+from environment.config import MAX_STEPS, ConfigError, read_yaml
 from environment.market.config import MarketConfig, market_config
 from environment.market.env import MarketEnv
 from environment.market.rounds import ROUND_METRIC_KEYS, SUMMARY_KEYS
@@ -51,18 +50,8 @@ DEFAULT_ROWS = (*MECHANISMS, *NO_LLM_BASELINES)
 
 def read_market_config(path: Path | None, overrides: dict[str, Any]) -> MarketConfig:
     """The market config from an optional YAML mapping plus CLI overrides; exits 2 with one line if invalid."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except OSError as error:
-            fail(f"cannot read market config {path}: {error.strerror}")
-        except yaml.YAMLError as error:
-            fail(f"market config {path} is not valid YAML: {str(error).splitlines()[0]}")
-        if loaded is not None and not isinstance(loaded, dict):
-            fail(f"market config {path} must be a mapping of fields, got {type(loaded).__name__}")
-        data = loaded or {}
     try:
+        data = {} if path is None else read_yaml(path, "market config")
         return market_config(data, **{key: value for key, value in overrides.items() if value is not None})
     except ConfigError as error:
         fail(str(error))
@@ -90,13 +79,7 @@ def _json_safe(value: Any) -> Any:
 
 def chosen_mechanisms(text: str) -> list[str]:
     """The --mechanisms list, checked: known names, each once, in BENCH_MECHANISMS order ("all": every one); ConfigError otherwise."""
-    chosen = [name.strip() for name in text.split(",") if name.strip()]
-    if chosen == ["all"]:
-        return list(BENCH_MECHANISMS)
-    unknown = [name for name in chosen if name not in BENCH_MECHANISMS]
-    if unknown or not chosen:
-        raise ConfigError(f"--mechanisms: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(BENCH_MECHANISMS)}")
-    return [name for name in BENCH_MECHANISMS if name in chosen]
+    return chosen_names(text, BENCH_MECHANISMS, "--mechanisms", every="all", known_order=True)
 
 
 def learner_row(name: str, task_row: dict[str, Any]) -> dict[str, Any]:
@@ -108,8 +91,11 @@ def learner_row(name: str, task_row: dict[str, Any]) -> dict[str, Any]:
 @with_agent_options
 def bench_auction(
     seed: int = typer.Option(1, help="Run seed: spawns the training and the held-out evaluation round streams."),
-    rounds: int = typer.Option(2000, min=1, help="Held-out rounds every mechanism (and learner) is evaluated on; a few hundred with icl (seconds per LLM call)."),
-    train_rounds: int = typer.Option(15_000, min=100, help="Rounds DQMSB trains on (and optimal MSB fits its alpha on)."),
+    # A round is a step of the market: MAX_STEPS, as for any run.
+    rounds: int = typer.Option(2000, min=1, max=MAX_STEPS, help="Held-out rounds every mechanism (and learner) is evaluated on; a few hundred with icl (seconds per LLM call)."),
+    # At most 300,000 training rounds, 10 x the 30,000 of Fig. 5 (scripts/reproduce_auction.py):
+    # DQN's training time grows with them (minutes per 30,000 rounds on 2 cores).
+    train_rounds: int = typer.Option(15_000, min=100, max=300_000, help="Rounds DQMSB trains on (and optimal MSB fits its alpha on)."),
     ground_bs: int = typer.Option(None, help="Number of ground BSs (default 5, paper VI-A; Fig. 6(a) sweeps 3-7)."),
     config: Path = typer.Option(None, help="YAML mapping of MarketConfig fields (environment/market/config.py)."),
     mechanisms: str = typer.Option(

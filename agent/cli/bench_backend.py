@@ -36,6 +36,7 @@ from agent.exploration import EpsilonGreedy, EpsilonSchedule
 from agent.icl import ICLAgent
 from agent.prompting import PromptError, TaskPrompt
 from agent.settings import AgentSettings
+from environment.config import MAX_SEEDS
 from environment.offloading import DECISIONS, OffloadingEnv, OffloadingEnvConfig, OffloadingTask
 from solvers.bandit import ContextualBandit
 from solvers.lookup import LookupAgent
@@ -151,9 +152,10 @@ def mean_accuracy(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
 
 @bench_app.command("backend")
 def bench_backend(
-    decisions: int = typer.Option(60, min=5, help="Decisions per measurement."),
+    # At most 10,000 decisions per measurement (LLM calls at 0.1-1 s each on 2 cores).
+    decisions: int = typer.Option(60, min=5, max=10_000, help="Decisions per measurement."),
     seed: int = typer.Option(0, help="Seed of the pool and query stream (the first one with --seeds)."),
-    seeds: int = typer.Option(3, min=1, help="Pools (seeds seed, seed+1, ...) the accuracy is measured on; latency uses the first."),
+    seeds: int = typer.Option(3, min=1, max=MAX_SEEDS, help="Pools (seeds seed, seed+1, ...) the accuracy is measured on; latency uses the first."),
     model_path: str | None = typer.Option(None, "--model-path", help="A GGUF file (default: bundled SmolLM2-135M)."),
     prompt: Path | None = typer.Option(None, "--prompt", help="Prompt folder (default prompts/offloading)."),
     weights: str | None = typer.Option(None, "--weights", help="f16 (default for the bundled model) | shipped (the GGUF as is)."),

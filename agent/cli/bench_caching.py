@@ -15,21 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from agent.backends.base import BackendError, BackendUnavailable, LLMBackend
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
-from agent.cli.app import bench_app, err_console, fail, note, open_run_folder, progress_bar
+from agent.cli.app import bench_app, chosen_names, err_console, fail, note, open_run_folder, progress_bar
 from agent.cli.bench import LearnerFactory, end_if_invalid, icl_agent, judge_fallbacks, lift_table, llm_lift, no_llm_learner, row_label
 from agent.cli.run_folder import RunFolder, dumps, read_jsonl, run_name
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
 from environment.caching.config import CachingConfig, caching_config
 from environment.caching.task import CachingTask
-from environment.config import ConfigError
+from environment.config import ConfigError, read_yaml
 from solvers.agent_baselines import NO_LLM_BASELINES
 from solvers.caching import POLICIES
 from solvers.caching_experiment import BENCH_KEYS, SMALL_CONFIG, episode_rows, instance_seed, milp_rows, play_policy, policy_rows, solve_milp, summarise
@@ -49,12 +48,7 @@ BENCH_POLICIES = (*POLICIES, *LEARNERS)
 
 def _read_config(path: Path | None, slots: int) -> CachingConfig:
     """The caching config of YAML `path` (None: the paper defaults) with `slots` slots."""
-    try:
-        data: Any = {} if path is None else yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"cannot read caching config {path}: {str(error).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"caching config {path} must be a mapping of fields, got {type(data).__name__}")
+    data = {} if path is None else read_yaml(path, "caching config")
     return caching_config({**data, "slots": slots})
 
 
@@ -96,15 +90,6 @@ def _table(result: dict[str, dict[str, Any]], slots: int, small_runs: int) -> Ta
     return table
 
 
-def _chosen_policies(text: str) -> list[str]:
-    """The --policies list, checked: known names, each once, in BENCH_POLICIES order."""
-    chosen = [p.strip() for p in text.split(",") if p.strip()]
-    unknown = [p for p in chosen if p not in BENCH_POLICIES]
-    if unknown or not chosen:
-        raise ConfigError(f"--policies: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(BENCH_POLICIES)}")
-    return [p for p in BENCH_POLICIES if p in chosen]
-
-
 class Learners:
     """The learning decision makers of one bench run, sharing one LLM and one transcript."""
 
@@ -138,8 +123,10 @@ class Learners:
 def bench_caching(
     seed: int = typer.Option(1, help="Seed of the default episode; small instance r uses the seed pair (seed, r)."),
     slots: int = typer.Option(100, min=1, help="Time slots of the default episode (paper VI-A: 100)."),
-    small_runs: int = typer.Option(10, min=0, help="Small instances (4 models, 12 slots) where the exact MILP runs beside every policy."),
-    milp_seconds: float = typer.Option(0.0, min=0.0, help="If > 0: also a 'milp' row on the default setting, the best schedule HiGHS finds in this time (gap in summary.json)."),
+    # At most 1,000 small instances: the exact MILP solves each one.
+    small_runs: int = typer.Option(10, min=0, max=1_000, help="Small instances (4 models, 12 slots) where the exact MILP runs beside every policy."),
+    # At most an hour of HiGHS on the default setting (its memory grows with the search).
+    milp_seconds: float = typer.Option(0.0, min=0.0, max=3600.0, help="If > 0: also a 'milp' row on the default setting, the best schedule HiGHS finds in this time (gap in summary.json)."),
     policies: str = typer.Option(",".join(BENCH_POLICIES), help=f"Comma-separated policies ({', '.join(BENCH_POLICIES)}); leave out icl for the fast bench without an LLM."),
     config: Path | None = typer.Option(None, "--config", help="YAML mapping of CachingConfig fields (default: the paper's setting)."),
     out: Path = typer.Option(Path("runs"), help="Parent folder of the run folder."),
@@ -162,7 +149,7 @@ def bench_caching(
     """
     try:
         default = _read_config(config, slots)
-        chosen = _chosen_policies(policies)
+        chosen = chosen_names(policies, BENCH_POLICIES, known_order=True)
         learning = [p for p in chosen if p in LEARNERS]
         agent = agent_settings(agent_options)
         learners = Learners(agent, seed)

@@ -36,11 +36,12 @@ from rich.table import Table
 from agent.backends.base import BackendError, BackendUnavailable, LLMBackend
 from agent.backends.registry import make_backend
 from agent.cli.agent_options import agent_settings, with_agent_options
-from agent.cli.app import bench_app, fail, note, open_run_folder, progress_bar
+from agent.cli.app import bench_app, chosen_names, fail, note, open_run_folder, progress_bar
 from agent.cli.bench import (
     BenchSettings,
     RowCallback,
     aggregate,
+    check_bench_size,
     end_if_invalid,
     held_out_states,
     judge_fallbacks,
@@ -59,7 +60,7 @@ from agent.cli.run_folder import dumps, read_jsonl, run_name
 from agent.icl import ICLAgent
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
-from environment.config import ConfigError, read_yaml
+from environment.config import MAX_SEEDS, MAX_STEPS, ConfigError, read_yaml
 from environment.offloading import OffloadingEnv
 from environment.offloading_v1.task import KEYWORD_COLUMNS, best_lookup_accuracy, oracle_offload_share_by_service
 from solvers.agent_baselines import NO_LLM_BASELINES
@@ -306,16 +307,14 @@ def new_settings(
     if world_name not in WORLDS:
         raise ValueError(f"--world: unknown world {world_name!r}; choose one of {', '.join(WORLDS)}")
     known = V1_POLICIES if world_name == "v1" else BENCH_POLICIES
-    chosen = [p.strip() for p in policies.split(",") if p.strip()] if policies is not None else list(known)
-    unknown = [p for p in chosen if p not in known]
-    if unknown:
-        raise ValueError(f"--policies: unknown {', '.join(unknown)} for --world {world_name}; choose from {', '.join(known)}")
+    chosen = chosen_names(policies, known) if policies is not None else list(known)
     if world_name == "v0" and (edge_arrival_rate is not None or fill_steps or fill_arrival_rate is not None):
         raise ValueError("--edge-arrival-rate, --fill-steps, --fill-arrival-rate: only for --world v1 (v0 has no edge queue)")
     if world_name == "v1" and holdout:
         raise ValueError(HOLDOUT_V0_ONLY)
     if fill_arrival_rate is not None and not fill_steps:
         raise ValueError("--fill-arrival-rate: give --fill-steps too (how many requests fill the pool)")
+    check_bench_size(len(chosen) * seeds * steps, f"{len(chosen)} policies x {seeds} seeds x {steps:,} steps")
     problem = PROBLEMS[WORLDS[world_name]]
     data = read_yaml(config) if config is not None else {}
     world = problem.config(with_edge_load(data, edge_arrival_rate))
@@ -339,16 +338,16 @@ def new_settings(
 @with_agent_options
 def offloading(
     quick: bool = typer.Option(False, "--quick", help=f"{QUICK_STEPS} steps per run instead of {FULL_STEPS}."),
-    seeds: int = typer.Option(3, min=1, help="Number of seeds (streams): seed, seed+1, ..."),
+    seeds: int = typer.Option(3, min=1, max=MAX_SEEDS, help="Number of seeds (streams): seed, seed+1, ..."),
     seed: int = typer.Option(0, help="First seed."),
-    steps: int | None = typer.Option(None, min=2, help="Steps per run (overrides --quick)."),
+    steps: int | None = typer.Option(None, min=2, max=MAX_STEPS, help="Steps per run (overrides --quick)."),
     world_name: str = typer.Option("v0", "--world", help="v0: the paper's problem (Offloading-v0) | v1: Offloading-v1 (edge queue, moving cloud, overlapping quality)."),
     policies: str | None = typer.Option(
         None, help=f"Comma-separated policies to compare (v0 default: {','.join(BENCH_POLICIES)}; v1 default: {','.join(V1_POLICIES)})."
     ),
     config: Path | None = typer.Option(None, "--config", help="YAML config of the world (v0: sections radio, tasks, offloading; v1: radio, uplink, requests, edge, cloud, reward)."),
     edge_arrival_rate: float | None = typer.Option(None, "--edge-arrival-rate", min=0.0, help="v1: the load, requests/s arriving at the edge site (default from the config: 0.2)."),
-    fill_steps: int = typer.Option(0, "--fill-steps", min=0, help="v1: requests every policy plays first on another stream, not recorded (the ICL pool fills, DQN trains)."),
+    fill_steps: int = typer.Option(0, "--fill-steps", min=0, max=MAX_STEPS, help="v1: requests every policy plays first on another stream, not recorded (the ICL pool fills, DQN trains)."),
     fill_arrival_rate: float | None = typer.Option(
         None, "--fill-arrival-rate", min=0.0, help="v1: the load of the fill phase (default: the bench's); another load makes the recorded one unseen."
     ),

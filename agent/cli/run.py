@@ -26,7 +26,7 @@ from agent.fallback_share import FallbackCount, too_many
 from agent.icl import ICLAgent, ReplayError
 from agent.prompting import PromptError
 from agent.settings import AgentSettings
-from environment.config import ConfigError
+from environment.config import MAX_STEPS, ConfigError
 from solvers.policy import Policy
 
 # Facts of the summary shown in the table besides the problem's own metrics.
@@ -61,7 +61,7 @@ def run(
         + "; ".join(f"{name}: {' | '.join(p.policies)}" for name, p in PROBLEMS.items())
         + ").",
     ),
-    steps: int = typer.Option(50, min=1, help="Number of decisions (environment steps)."),
+    steps: int = typer.Option(50, min=1, max=MAX_STEPS, help="Number of decisions (environment steps)."),
     seed: int = typer.Option(0, help="Run seed: the same seed gives the same world and stream."),
     config: Path | None = typer.Option(None, "--config", help="YAML config of the problem (offloading: sections radio, tasks, offloading; offloading-v1: radio, uplink, requests, edge, cloud, reward; caching: CachingConfig fields; auction: MarketConfig fields)."),
     out: Path = typer.Option(Path("runs"), help="Parent folder of the run folder."),

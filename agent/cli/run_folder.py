@@ -20,6 +20,8 @@ from typing import Any, TextIO
 
 import yaml
 
+from environment.config import read_yaml
+
 
 def json_safe(value: Any) -> Any:
     """`value` with every non-finite float (NaN, +-Infinity) replaced by None, recursively."""
@@ -190,7 +192,7 @@ class RunFolder:
         path = self.path / "config.yaml"
         if not path.is_file():
             raise ValueError(f"--resume: {self.path} holds no config.yaml")
-        return yaml.safe_load(path.read_text()) or {}
+        return read_yaml(path, "run config")
 
     def write_config(self, config: dict[str, Any]) -> None:
         """Write `config.yaml` (call first, before any step runs)."""

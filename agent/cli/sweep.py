@@ -41,9 +41,12 @@ def sweep(
     resume: Path | None = typer.Option(None, "--resume", help="A sweep folder to complete: only its missing and failed cells run (its spec.yaml holds the spec)."),
     executor: str = typer.Option("ray", help="ray (a local Ray, or the cluster at --address) | serial (this process, no Ray)."),
     address: str | None = typer.Option(None, "--address", help="A Ray cluster to join (default: RAY_ADDRESS, else a new local Ray)."),
-    num_cpus: int | None = typer.Option(None, "--num-cpus", min=1, help="CPUs of the local Ray (default: every core)."),
-    actor_cpus: int = typer.Option(1, "--actor-cpus", min=1, help="CPUs per LLM actor, given to llama.cpp as its threads."),
-    actors: int | None = typer.Option(None, "--actors", min=1, help="LLM actors per backend (default: as many as the CPUs hold)."),
+    # At most 256 CPUs for a local Ray (one machine's logical cores), 256 threads per LLM
+    # actor, and 64 actors per backend: each actor holds its own copy of the model (the
+    # bundled one 270 MB, an 8B GGUF about 5 GB), 64 of the bundled one fill 17 GB.
+    num_cpus: int | None = typer.Option(None, "--num-cpus", min=1, max=256, help="CPUs of the local Ray (default: every core)."),
+    actor_cpus: int = typer.Option(1, "--actor-cpus", min=1, max=256, help="CPUs per LLM actor, given to llama.cpp as its threads."),
+    actors: int | None = typer.Option(None, "--actors", min=1, max=64, help="LLM actors per backend (default: as many as the CPUs hold)."),
     llm_cache: str | None = typer.Option(None, "--llm-cache", help="on | off | refresh for every variant (default: the spec's agent settings)."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw the summary figures at the end."),
     as_json: bool = typer.Option(False, "--json", help="Print the sweep's summary as JSON on stdout."),

@@ -27,6 +27,7 @@ import yaml
 
 from agent.cli.run_folder import CsvAppender, dumps, read_csv_rows, read_jsonl, rewrite_csv, write_jsonl
 from agent.cli.sweep_spec import SweepSpec
+from environment.config import read_yaml
 
 SPEC, META, CELLS_LOG, CELLS, STEPS, TRANSCRIPT, SUMMARY = (
     "spec.yaml", "sweep.json", "cells.jsonl", "cells.csv", "steps.csv", "transcript.jsonl", "summary.json",
@@ -99,7 +100,7 @@ class SweepFolder:
                     raise ValueError(f"--out: {parent} is a file, not a folder")
                 break
         path.mkdir(parents=True, exist_ok=True)
-        (path / SPEC).write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+        (path / SPEC).write_text(yaml.safe_dump(spec.saved(), sort_keys=False))
         (path / META).write_text(dumps(meta, indent=2) + "\n")
         return cls(path)
 
@@ -111,7 +112,7 @@ class SweepFolder:
         """
         if not (path / SPEC).is_file() or not (path / META).is_file():
             raise ValueError(f"--resume: {path} holds no sweep (spec.yaml and sweep.json)")
-        spec = SweepSpec.model_validate(yaml.safe_load((path / SPEC).read_text()) or {})
+        spec = SweepSpec.model_validate(read_yaml(path / SPEC, "sweep spec"))
         meta = json.loads((path / META).read_text())
         prune(path)
         return cls(path), spec, meta

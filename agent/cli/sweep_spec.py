@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,13 +39,21 @@ from agent.backends.registry import backend_options
 from agent.icl import ICLAgent, TranscriptSink
 from agent.prompting import PromptError, TaskPrompt
 from agent.settings import AgentSettings
-from environment.config import ConfigError, StrictConfig, read_yaml, validate
+from environment.config import MAX_SEEDS, MAX_STEPS, MAX_TOTAL_STEPS, ConfigError, StrictConfig, read_yaml, validate
 from environment.decision_task import DecisionTask
 from solvers.agent_baselines import NO_LLM_BASELINES
 from solvers.policy import Policy
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 DEFAULT_METRIC = "mean_reward"
+# The most worlds of a grid (the product of its value lists): each is validated, its task
+# built and every variant's prompt rendered on it before any cell runs.
+MAX_WORLDS = 1_000
+# The most variants: each is validated and its prompt rendered on every world.
+MAX_VARIANTS = 100
+# The most cells of a sweep: a row each in cells.csv, a figure point each; with MAX_STEPS
+# steps a cell, their steps together are also bounded by MAX_TOTAL_STEPS.
+MAX_CELLS = 10_000
 
 
 @dataclass(frozen=True)
@@ -97,11 +106,11 @@ class SweepSpec(StrictConfig):
 
     problem: str = Field("offloading", description="A decision problem of agent/cli/problems.py.")
     policies: list[str] = Field(default_factory=lambda: ["icl"], min_length=1, description="icl, or the problem's own policies.")
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="Run seeds: one stream each.")
-    steps: int = Field(50, gt=0, description="Decisions per cell.")
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, max_length=MAX_SEEDS, description="Run seeds: one stream each.")
+    steps: int = Field(50, gt=0, le=MAX_STEPS, description="Decisions per cell.")
     agent: dict[str, Any] = Field(default_factory=dict, description="AgentSettings shared by every variant.")
     variants: dict[str, dict[str, Any]] = Field(
-        default_factory=lambda: {"default": {}}, min_length=1, description="Named partial AgentSettings (prompt folder, backend, model, ...)."
+        default_factory=lambda: {"default": {}}, min_length=1, max_length=MAX_VARIANTS, description="Named partial AgentSettings (prompt folder, backend, model, ...)."
     )
     world: dict[str, Any] = Field(default_factory=dict, description="The problem's config (sections as `--config` reads them).")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="Dotted config keys -> values; every combination is a world.")
@@ -129,12 +138,28 @@ class SweepSpec(StrictConfig):
     @field_validator("grid")
     @classmethod
     def _grid_values(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        if not grid:
+            raise ValueError("give at least one dotted key, or leave grid out for one world")
+        worlds = math.prod(len(values) for values in grid.values())
+        if worlds > MAX_WORLDS:
+            raise ValueError(f"{worlds:,} worlds (the product of the value lists) exceed the most a sweep runs, {MAX_WORLDS:,}")
         for key, values in grid.items():
             if not values:
                 raise ValueError(f"{key}: give at least one value")
             if not all(part for part in key.split(".")):
                 raise ValueError(f"{key!r} is not a dotted config key such as radio.n_users")
         return grid
+
+    @model_validator(mode="after")
+    def _size(self) -> "SweepSpec":
+        worlds = math.prod(len(values) for values in self.grid.values())
+        runs = sum(len(self.variants) if policy in AGENT_POLICIES else 1 for policy in self.policies)
+        cells = worlds * len(self.seeds) * runs
+        if cells > MAX_CELLS:
+            raise ValueError(f"{cells:,} cells (worlds x seeds x policies, agent policies once per variant) exceed the most a sweep runs, {MAX_CELLS:,}")
+        if cells * self.steps > MAX_TOTAL_STEPS:
+            raise ValueError(f"{cells:,} cells x {self.steps:,} steps exceed the most steps a sweep runs, {MAX_TOTAL_STEPS:,}")
+        return self
 
     @model_validator(mode="after")
     def _compare_known(self) -> "SweepSpec":
@@ -145,6 +170,14 @@ class SweepSpec(StrictConfig):
             if unknown:
                 raise ValueError(f"compare: unknown variant {unknown[0]!r}; variants: {', '.join(self.variants)}")
         return self
+
+    def saved(self) -> dict[str, Any]:
+        """The spec as the sweep folder's spec.yaml holds it: every field, but no grid when it has
+        none (`grid: {}` given is an error, the empty grid a user forgot to fill)."""
+        data = self.model_dump(mode="json")
+        if not data["grid"]:
+            del data["grid"]
+        return data
 
     def compared(self) -> tuple[str, str] | None:
         """The paired figure's two variants: `compare`, else the first two; None with a single variant."""

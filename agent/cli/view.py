@@ -23,20 +23,22 @@ def view(
     Serves a read-only page on 127.0.0.1 (only files under RUNS_DIR) until Ctrl+C, or
     with --bundle writes the same page as a folder to open from disk or share.
     """
-    from agent.viewer import BundleError, make_server, write_bundle  # the viewer loads only for this command
+    from agent.viewer import BundleError, NoRunsError, make_server, write_bundle  # the viewer loads only for this command
 
     if not runs_dir.is_dir():
         fail(f"RUNS_DIR: {runs_dir} is not a folder")
     if bundle is not None:
         try:
             report = write_bundle(runs_dir, bundle)
-        except BundleError as error:
+        except (BundleError, NoRunsError) as error:
             fail(str(error))
         typer.echo(f"wrote {report.index} ({report.runs} runs in {report.folders} folders, {report.files} files copied)")
         typer.echo(f"open: {report.index.resolve().as_uri()}")
         return
     try:
         server = make_server(runs_dir, host, port)
+    except NoRunsError as error:
+        fail(str(error))
     except OSError as error:
         fail(f"cannot serve on {host}:{port}: {error.strerror or error}")
     if host not in ("127.0.0.1", "localhost", "::1"):

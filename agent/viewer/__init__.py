@@ -7,8 +7,8 @@ library, nothing from the network).
 """
 
 from agent.viewer.bundle import BundleError, BundleReport, write_bundle
-from agent.viewer.discovery import find_run_folders, run_list
+from agent.viewer.discovery import NoRunsError, find_run_folders, run_list
 from agent.viewer.run_data import read_run
 from agent.viewer.server import ViewerServer, in_thread, make_server
 
-__all__ = ["BundleError", "BundleReport", "ViewerServer", "find_run_folders", "in_thread", "make_server", "read_run", "run_list", "write_bundle"]
+__all__ = ["BundleError", "BundleReport", "NoRunsError", "ViewerServer", "find_run_folders", "in_thread", "make_server", "read_run", "run_list", "write_bundle"]

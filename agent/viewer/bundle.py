@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
-from agent.viewer.discovery import data_url, find_run_folders, run_list
+from agent.viewer.discovery import data_url, require_runs, run_list
 from agent.viewer.page_files import INDEX_DATA, data_script, static_assets
 from agent.viewer.run_data import read_run
 from agent.viewer.safe_paths import BUNDLE_MARKER, file_under_root
@@ -42,9 +42,13 @@ def _check_out(root: Path, out: Path) -> None:
 
 
 def write_bundle(root: Path, out: Path) -> BundleReport:
-    """Write the page for the runs under `root` into the folder `out`; raise BundleError when `out` cannot take it."""
+    """Write the page for the runs under `root` into the folder `out`.
+
+    BundleError when `out` cannot take it, NoRunsError when `root` holds no run (nothing is written then).
+    """
     root = root.resolve()
     _check_out(root, out)
+    folders = require_runs(root)
     if out.exists():
         shutil.rmtree(out)
     (out / "static").mkdir(parents=True)
@@ -58,7 +62,6 @@ def write_bundle(root: Path, out: Path) -> BundleReport:
     (out / INDEX_DATA).parent.mkdir(parents=True)
     (out / INDEX_DATA).write_bytes(data_script(INDEX_DATA, listing))
     copied = 0
-    folders = find_run_folders(root)
     for folder in folders:
         run = read_run(root, folder)
         key = data_url(run["id"])

@@ -77,6 +77,18 @@ def find_run_folders(root: Path) -> list[Path]:
     return sorted(found)
 
 
+class NoRunsError(ValueError):
+    """RUNS_DIR holds no run or bench folder (a wrong folder, most likely); the message is one line."""
+
+
+def require_runs(root: Path) -> list[Path]:
+    """`find_run_folders(root)`, or NoRunsError naming `root` when there is none: a page of no runs is not shown."""
+    folders = find_run_folders(root)
+    if not folders:
+        raise NoRunsError(f"RUNS_DIR: {root} holds no run or bench folder (none of {', '.join(RUN_MARKERS)} in it or up to {MAX_DEPTH} folders below)")
+    return folders
+
+
 @dataclass
 class RunFolderFacts:
     """What a run folder's small files say, read once (tables and transcript on demand)."""

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from agent.viewer.discovery import run_list
+from agent.viewer.discovery import require_runs, run_list
 from agent.viewer.page_files import INDEX_DATA, data_script, static_assets
 from agent.viewer.run_data import read_run, run_folder_by_data_name
 from agent.viewer.safe_paths import file_under_root, served_type
@@ -118,7 +118,11 @@ class ViewerServer(ThreadingHTTPServer):
 
 
 def make_server(root: Path, host: str = "127.0.0.1", port: int = 0) -> ViewerServer:
-    """A server for RUNS_DIR `root` bound to host:port (port 0: a free port); call serve_forever() or use in_thread()."""
+    """A server for RUNS_DIR `root` bound to host:port (port 0: a free port); call serve_forever() or use in_thread().
+
+    NoRunsError when `root` holds no run yet (runs written later are listed as they appear).
+    """
+    require_runs(root)
     handler = type("BoundViewerHandler", (ViewerHandler,), {"root": root.resolve(), "assets": static_assets(), "hosts": None})
     server = ViewerServer((host, port), handler)
     bound_port = server.server_address[1]

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from environment.config import load_yaml
+
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 BOOLEANS = {"True": True, "False": False, "true": True, "false": False}
@@ -76,7 +78,7 @@ def read_json(path: Path) -> tuple[Any, str | None]:
 def read_yaml(path: Path) -> tuple[Any, str | None]:
     """A YAML file's content (safe loader) and None, or None and a one-line note."""
     try:
-        return json_safe(yaml.safe_load(path.read_text(encoding="utf-8"))), None
+        return json_safe(load_yaml(path.read_text(encoding="utf-8"))), None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         return None, f"{path.name}: cannot read ({reason})"

@@ -19,9 +19,11 @@ from environment.config import StrictConfig, validate
 class AdapterTrainingConfig(StrictConfig):
     """Everything an adapter-training instance is drawn from (DASHF paper, II and V-A)."""
 
-    # V-A: "10 mobile users and 2 servers".
-    n_users: int = Field(10, gt=0)
-    n_servers: int = Field(2, gt=0)
+    # V-A: "10 mobile users and 2 servers"; Fig. 3 goes to (20, 3). At most 200 users and
+    # 50 servers: DASHF's alternating optimisation solves a problem over users x servers
+    # per iteration (scripts/measure_bounds.py: its time at the bound).
+    n_users: int = Field(10, gt=0, le=200)
+    n_servers: int = Field(2, gt=0, le=50)
     # V-A: "a network topology of 1000 m x 1000 m". Users AND servers are dropped
     # uniformly on the square (ours: the paper does not say where the servers are).
     area_side_m: float = Field(1000.0, gt=0)
@@ -40,9 +42,10 @@ class AdapterTrainingConfig(StrictConfig):
     # FP32 peak) x 0.55; F_max^(m) = 1372.8 TFLOPs "with eight A100 GPUs" = 8 x 312 TFLOPS
     # (A100 BF16 tensor peak) x 0.55. F_n, F_{n,m} are these totals, so the GPU count
     # g_n, g_m of T^(t1), T^(t3) is folded into F (ours: it avoids counting GPUs twice).
-    user_gpus: int = Field(4, gt=0)
+    # At most 1,000 GPUs: counts in F_max, bounded as every size of a config is.
+    user_gpus: int = Field(4, gt=0, le=1_000)
     user_gpu_peak_flops: float = Field(8.9e12, gt=0)
-    server_gpus: int = Field(8, gt=0)
+    server_gpus: int = Field(8, gt=0, le=1_000)
     server_gpu_peak_flops: float = Field(312e12, gt=0)
     # V-A: effective switched capacitance kappa_n = kappa_m = 1e-38.
     kappa_user: float = Field(1e-38, gt=0)
@@ -67,12 +70,13 @@ class AdapterTrainingConfig(StrictConfig):
     varpi_2: float = Field(1.0 / 3.0, gt=0)
     # V-A: "float32", omega_b = 32 bits per parameter.
     omega_b: float = Field(32.0, gt=0)
-    # V-A: e_n = e_m = 1 training epoch.
-    epochs_user: int = Field(1, gt=0)
-    epochs_server: int = Field(1, gt=0)
+    # V-A: e_n = e_m = 1 training epoch. At most 1,000: factors of the training time
+    # (eq. 1), bounded as every size of a config is.
+    epochs_user: int = Field(1, gt=0, le=1_000)
+    epochs_server: int = Field(1, gt=0, le=1_000)
     # Ours: the most users one server may serve in the Hungarian rounding of AO part 1
     # (the paper's "augmented" matching); None = no limit besides (3d), (3f), (3h).
-    max_users_per_server: int | None = Field(None, gt=0)
+    max_users_per_server: int | None = Field(None, gt=0, le=200)
 
     @model_validator(mode="after")
     def _consistent(self) -> "AdapterTrainingConfig":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
@@ -10,6 +10,11 @@ from environment.config import StrictConfig, validate
 
 # Nodes the online problem can label (A to Z): the prompt names a node by one letter.
 MAX_NODES = 26
+# Upper bounds of an instance, far above section V's (13-17 nodes, 95-105 users) and its
+# figures' sweeps (scripts/reproduce_matching.py: up to 27 nodes, 145 users): every
+# solver works on the nodes x users delays, the matchings iterate over the users.
+NodeCount = Annotated[int, Field(le=200)]
+UserCount = Annotated[int, Field(le=2_000)]
 
 
 class AssociationConfig(StrictConfig):
@@ -19,11 +24,12 @@ class AssociationConfig(StrictConfig):
     """
 
     # V: "a number of edge node uniformly distributed within the interval [13, 17]".
-    n_nodes: tuple[int, int] = (13, 17)
+    n_nodes: tuple[NodeCount, NodeCount] = (13, 17)
     # V: "an integer number of users between 95 and 105 with uniform distribution".
-    n_users: tuple[int, int] = (95, 105)
+    n_users: tuple[UserCount, UserCount] = (95, 105)
     # V: "uniformly drawing a number from 1 to 3" (text-to-text, -audio, -image).
-    n_llm_types: int = Field(3, ge=1)
+    # At most 100 types (section V: 1 to 3), as every count of an instance is bounded.
+    n_llm_types: int = Field(3, ge=1, le=100)
     # V: "the number of tokens per user was generated between 240 and 248" (gamma_u = tau_u).
     tokens: tuple[int, int] = (240, 248)
     # V: "d_u is assumed to be uniformly distributed within the interval [1, 3.5]" (ms).

@@ -106,8 +106,9 @@ class Service(StrictConfig):
     equivalent_model: int | None = Field(None, ge=0)
     # Share of the service's requests that ask for the best-matched model (ours).
     best_share: float = Field(0.8, ge=0, le=1)
-    # K_i: thoughts each served request adds to the model's context (eq. 18). Ours.
-    thoughts_per_request: int = Field(gt=0)
+    # K_i: thoughts each served request adds to the model's context (eq. 18). Ours. At
+    # most 100: every thought of every request is drawn when the trace is made.
+    thoughts_per_request: int = Field(gt=0, le=100)
     # Prompt and answer tokens of a request, computed besides the thoughts (eq. 23). Ours.
     prompt_tokens: int = Field(200, ge=0)
     output_tokens: int = Field(300, ge=0)
@@ -144,24 +145,32 @@ def default_services(n_services: int = 10, n_models: int = 10) -> list[Service]:
 class CachingConfig(StrictConfig):
     """Everything a caching episode is built from (least-AoT paper, III-C, III-D, IV-A, VI-A)."""
 
-    models: list[CachedModel] = Field(default_factory=default_models, min_length=1)
-    services: list[Service] = Field(default_factory=default_services, min_length=1)
-    # VI-A: "We evaluate the proposed algorithm within 100 time steps".
-    slots: int = Field(100, gt=0)
+    # At most 100 models and 100 services, 10 x VI-A's 10 and 5 x Fig. 3(b)'s 20: the
+    # decision's candidates are the cached models, and each (model, service) pair has
+    # its accuracy and context.
+    models: list[CachedModel] = Field(default_factory=default_models, min_length=1, max_length=100)
+    services: list[Service] = Field(default_factory=default_services, min_length=1, max_length=100)
+    # VI-A: "We evaluate the proposed algorithm within 100 time steps". At most 10,000
+    # (100 x): the whole request trace of the episode is drawn at reset.
+    slots: int = Field(100, gt=0, le=10_000)
     # VI-A: "the default number of GPUs at ground BSs is set to 24"; "the memory is 80 GB,
     # energy efficiency is 810 GFLOPS/W, and energy capacity is 300 W" per GPU.
-    n_gpus: int = Field(24, gt=0)
+    # At most 1,000 GPUs (Fig. 3(c) sweeps 8-32): the more memory, the more models are
+    # cached and the more candidates each eviction has.
+    n_gpus: int = Field(24, gt=0, le=1_000)
     gpu_memory_gb: float = Field(80.0, gt=0)
     gpu_efficiency_flops_per_w: float = Field(810e9, gt=0)
     gpu_power_w: float = Field(300.0, gt=0)
     # Length of a slot, for the energy budget of (5). Ours: 2 s, so a cached model serves
     # about 10 requests of 2 thoughts per slot before (5) sends the rest to the cloud.
     slot_seconds: float = Field(2.0, gt=0)
-    # VI-A: "the default number of users is set to 10".
-    n_users: int = Field(10, gt=0)
+    # VI-A: "the default number of users is set to 10". At most 10,000 (Fig. 3(d) sweeps
+    # 5-30): requests per slot grow with them, and each is drawn and served.
+    n_users: int = Field(10, gt=0, le=10_000)
     # VI-A: requests are "generated from the Poisson point process depending on the number
     # of users": each user sends Poisson(requests_per_user) requests per slot (ours: 1).
-    requests_per_user: float = Field(1.0, gt=0)
+    # At most 100, for the same reason.
+    requests_per_user: float = Field(1.0, gt=0, le=100)
     # III intro: "each group of users can use one LLM agent as their active assistant
     # because their attention is limited depending on their preferences and current
     # tasks". Ours: a user's active service is drawn by Zipf popularity over services and
@@ -196,8 +205,9 @@ class CachingConfig(StrictConfig):
     # one (about 7). The cloud's accuracy cost is 0 (IV-A2: "expected to be minimal ...
     # the most accurate model").
     accuracy_unit_cost: float = Field(2.0, ge=0)
-    # Slots over which `recent_requests` is counted in a decision's facts. Ours.
-    recent_window: int = Field(5, gt=0)
+    # Slots over which `recent_requests` is counted in a decision's facts. Ours. At most
+    # an episode's most slots.
+    recent_window: int = Field(5, gt=0, le=10_000)
     # Whether a decision may evict a model requested in the current slot (its requests
     # then go to the cloud). Ours: True, the issue's decision (every cached model is a
     # candidate); False takes those evictions out of the env's action mask, the

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from environment.config import StrictConfig, validate
+from environment.config import MAX_STEPS, StrictConfig, validate
 
 # The price scaling factors alpha the auctioneer chooses from (V-B: alpha is computed
 # from the level a in A, |A| the size of the action space; the mapping was lost in our
@@ -36,20 +36,24 @@ class MarketConfig(StrictConfig):
     # --- who bids (IV-D) ---------------------------------------------------------------
     # VI-A: "the number of BSs is set to 5 by default"; Fig. 6(a) sweeps 3-7. At least two
     # ground BSs, so that a second-highest ground bid exists for (31)-(32).
-    n_ground_bs: int = Field(5, ge=2)
+    # At most 100 bidders (20 x the default): DQMSB's state and every round's auction
+    # grow with them.
+    n_ground_bs: int = Field(5, ge=2, le=100)
 
     # --- the LLM agent's services and users (VI-A) ---------------------------------------
     # VI-A: "The default number of services is set to 10"; Fig. 6(b) sweeps 10-18.
-    n_services: int = Field(10, gt=0)
+    # At most 1,000 services (Fig. 6(b): 10-18), as modalities below; one is drawn per round.
+    n_services: int = Field(10, gt=0, le=1_000)
     # Zero-shot accuracy a0 of a service (eq. 20's zero-shot term) by its input modality;
     # service s has modality s mod 6 (ours: the paper lists the modalities, not which
     # service uses which, so services cycle through them in the paper's order).
-    modality_accuracy: tuple[float, ...] = Field(IMAGEBIND_ACCURACY, min_length=1)
-    # VI-A: "the default number of users is set to 10"; Fig. 6(d) sweeps it.
-    n_users: int = Field(10, gt=0)
+    modality_accuracy: tuple[float, ...] = Field(IMAGEBIND_ACCURACY, min_length=1, max_length=1_000)
+    # VI-A: "the default number of users is set to 10"; Fig. 6(d) sweeps it (5-25). At
+    # most 10,000: each round draws the input size of every request.
+    n_users: int = Field(10, gt=0, le=10_000)
     # VI-A: requests "generated from the Poisson point process depending on the number of
-    # users". Rate per user per round: ours (one request per user per round).
-    requests_per_user: float = Field(1.0, gt=0)
+    # users". Rate per user per round: ours (one request per user per round). At most 100.
+    requests_per_user: float = Field(1.0, gt=0, le=100)
     # VI-A: "The size of input data of LLM agent services is uniformly selected from
     # [100, 200] MB".
     input_size_mb: tuple[float, float] = (100.0, 200.0)
@@ -57,13 +61,16 @@ class MarketConfig(StrictConfig):
     # --- GPUs and cached models at each ground BS (III-C, VI-A) ----------------------------
     # VI-A: "the default number of GPUs at ground BSs is set to 24" (per ground BS in our
     # reading); Fig. 6(c) sweeps it. VI-A: "For each GPU ..., the memory is 80 GB".
-    n_gpus: int = Field(24, gt=0)
+    # At most 1,000 GPUs (Fig. 6(c): 16-32): a count in the cache-hit formula, bounded as
+    # every size of a config is.
+    n_gpus: int = Field(24, gt=0, le=1_000)
     gpu_memory_gb: float = Field(80.0, gt=0)
     # VI-A: "The total number of reasoning LLMs is set to 10", LLaMA-65B and GPT3-175B.
     # Runtime memory: 2 bytes per parameter (fp16), 130 and 350 GB (ours: the paper names
     # the models, not their footprint); a cached model takes the mean, 240 GB.
-    n_llms: int = Field(10, gt=0)
-    llm_memory_gb: tuple[float, ...] = Field((130.0, 350.0), min_length=1)
+    # At most 1,000 LLMs and footprints (100 x VI-A's 10), counts in the cache-hit formula.
+    n_llms: int = Field(10, gt=0, le=1_000)
+    llm_memory_gb: tuple[float, ...] = Field((130.0, 350.0), min_length=1, max_length=1_000)
     # A ground BS that has not cached the LLM the agent needs serves it with an equivalent
     # model at an accuracy cost (eq. 24): its match quality is scaled by this factor (ours).
     cache_miss_factor: float = Field(0.6, gt=0, le=1)
@@ -107,13 +114,15 @@ class MarketConfig(StrictConfig):
     cloud_inference_s: float = Field(2.0, ge=0)
 
     # --- the auctioneer (V) -----------------------------------------------------------------
-    alpha_levels: tuple[float, ...] = Field(DEFAULT_ALPHA_LEVELS, min_length=2)
+    # At most 100 levels: DQMSB's action space and the ICL agent's candidates (each one
+    # scored per round).
+    alpha_levels: tuple[float, ...] = Field(DEFAULT_ALPHA_LEVELS, min_length=2, max_length=100)
     # The fixed alpha of the plain MSB baseline (ours: the middle of the grid, chosen
     # without data; "optimal" MSB fits it instead).
     msb_alpha: float = 2.0
     # VI-A: "We evaluate the proposed algorithm within 100 time steps": an episode (the
     # "epoch" of Fig. 5) is 100 auction rounds.
-    rounds_per_episode: int = Field(100, gt=0)
+    rounds_per_episode: int = Field(100, gt=0, le=MAX_STEPS)
 
     @model_validator(mode="after")
     def _consistent(self) -> "MarketConfig":

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from environment.config import StrictConfig, WorldConfig, read_yaml, validate
+from environment.config import MAX_STEPS, StrictConfig, WorldConfig, read_yaml, validate
 
 
 class OffloadingConfig(StrictConfig):
@@ -30,8 +30,9 @@ class OffloadingConfig(StrictConfig):
     # quality-preferred request is worth offloading until about 2,500 output tokens,
     # where the cloud's extra generation time outweighs the penalty.
     quality_penalty: float = Field(45.0, ge=0)
-    # Requests per episode before `truncated` (the world itself runs on).
-    episode_steps: int = Field(200, gt=0)
+    # Requests per episode before `truncated` (the world itself runs on); at most a run's
+    # MAX_STEPS.
+    episode_steps: int = Field(200, gt=0, le=MAX_STEPS)
 
 
 class OffloadingEnvConfig(WorldConfig):

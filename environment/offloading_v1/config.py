@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from environment.config import RadioConfig, StrictConfig, read_yaml, validate
+from environment.config import MAX_STEPS, RadioConfig, StrictConfig, read_yaml, validate
 
 
 class ServiceV1(StrictConfig):
@@ -60,10 +60,13 @@ def _default_services() -> list[ServiceV1]:
 class RequestStreamConfig(StrictConfig):
     """Requests arriving at the edge in continuous time."""
 
-    services: list[ServiceV1] = Field(default_factory=_default_services, min_length=1)
+    # At most 100 services: each is a keyword value the prompt and the pool tell apart.
+    services: list[ServiceV1] = Field(default_factory=_default_services, min_length=1, max_length=100)
     # Poisson arrival rate (requests/s) of the cell whose requests are decided (one step
-    # each). Ours: 0.1, one request per 200 s from each of the 20 users.
-    arrival_rate_per_s: float = Field(0.1, gt=0)
+    # each). Ours: 0.1, one request per 200 s from each of the 20 users. At least 0.001
+    # (one request per 1,000 s): between two of its requests the edge site's arrivals are
+    # simulated one by one, edge.arrival_rate_per_s / this many per step.
+    arrival_rate_per_s: float = Field(0.1, ge=0.001)
     # Output tokens ~ Gamma(shape, mean/shape), as in v0 (coefficient of variation 1/sqrt(8)).
     token_gamma_shape: float = Field(8.0, gt=0)
     # Prompt tokens ~ Gamma(shape, mean/shape); ours, wider than the outputs.
@@ -73,9 +76,10 @@ class RequestStreamConfig(StrictConfig):
     estimate_log_sigma: float = Field(0.25, ge=0)
     # ICL IV-A: "each token corresponds to about 4 bytes" (OpenAI).
     token_bytes: float = Field(4.0, gt=0)
-    # v0's token levels (keyword 2 of eq. 8), applied to the estimated output tokens.
-    token_level_edges: list[float] = Field(default_factory=lambda: [500.0, 1500.0, 2500.0])
-    token_level_names: list[str] = Field(default_factory=lambda: ["short", "medium", "long", "very long"])
+    # v0's token levels (keyword 2 of eq. 8), applied to the estimated output tokens; at
+    # most 100, keyword values as services.
+    token_level_edges: list[float] = Field(default_factory=lambda: [500.0, 1500.0, 2500.0], max_length=100)
+    token_level_names: list[str] = Field(default_factory=lambda: ["short", "medium", "long", "very long"], max_length=101)
 
     @model_validator(mode="after")
     def _consistent(self) -> "RequestStreamConfig":
@@ -107,7 +111,9 @@ class EdgeServerConfig(StrictConfig):
     # process of this rate (requests/s), with the services of `requests`, and always run
     # at the edge. This is the load knob. Ours: 0.2, about 80 % of what the default edge
     # decodes at its full batch (8 slots / (1,000 tokens x 31.8 ms) = 0.25 requests/s).
-    arrival_rate_per_s: float = Field(0.2, gt=0)
+    # At most 1 request/s, 4 x what the default site decodes: beyond its capacity the
+    # queue only grows, and every request decided scans it (scripts/measure_bounds.py).
+    arrival_rate_per_s: float = Field(0.2, gt=0, le=1.0)
     # Whether the requests this dispatcher keeps take an edge slot too. False (default):
     # the cell is a small share of the site's load, so its decisions leave the queue to
     # the other cells and the per-request oracle is the best any policy can do. True: its
@@ -115,7 +121,8 @@ class EdgeServerConfig(StrictConfig):
     # 1969) and is no longer an upper bound (docs/results-offloading-v1.md).
     cell_requests_join_queue: bool = False
     # The site has been running this long when the first request of the cell arrives (s).
-    warmup_s: float = Field(600.0, ge=0)
+    # At most an hour: its arrivals are simulated one by one before the first step.
+    warmup_s: float = Field(600.0, ge=0, le=3600.0)
 
 
 class CongestionLevel(StrictConfig):
@@ -161,16 +168,17 @@ class CloudConfig(StrictConfig):
     backhaul_delay_s: float = Field(0.1, ge=0)
     # Backhaul rate carrying prompt and output bytes (bit/s); ours: a 100 Mbit/s link.
     backhaul_rate_bps: float = Field(100e6, gt=0)
-    # Congestion levels, a birth-death Markov chain in continuous time (ordered levels).
-    congestion: list[CongestionLevel] = Field(default_factory=_default_congestion, min_length=1)
+    # Congestion levels, a birth-death Markov chain in continuous time (ordered levels);
+    # at most 100, keyword values of the prompt.
+    congestion: list[CongestionLevel] = Field(default_factory=_default_congestion, min_length=1, max_length=100)
     # Per-request spread of the latency around its level's mean: LogNormal sigma; ours.
     latency_log_sigma: float = Field(0.3, ge=0)
     # OpenAI API list price of gpt-4o (2024-08-06 snapshot): $2.50 per 1M input tokens,
     # $10.00 per 1M output tokens (openai.com/api/pricing).
     input_usd_per_mtok: float = Field(2.5, ge=0)
     output_usd_per_mtok: float = Field(10.0, ge=0)
-    # Price levels, a second birth-death chain independent of the congestion.
-    prices: list[PriceLevel] = Field(default_factory=_default_prices, min_length=1)
+    # Price levels, a second birth-death chain independent of the congestion; at most 100.
+    prices: list[PriceLevel] = Field(default_factory=_default_prices, min_length=1, max_length=100)
 
 
 class RadioLinkConfig(StrictConfig):
@@ -203,8 +211,9 @@ class OffloadingV1Config(StrictConfig):
     edge: EdgeServerConfig = Field(default_factory=EdgeServerConfig)
     cloud: CloudConfig = Field(default_factory=CloudConfig)
     reward: RewardConfig = Field(default_factory=RewardConfig)
-    # Requests per episode before `truncated` (the world itself runs on).
-    episode_steps: int = Field(200, gt=0)
+    # Requests per episode before `truncated` (the world itself runs on); at most a run's
+    # MAX_STEPS.
+    episode_steps: int = Field(200, gt=0, le=MAX_STEPS)
 
     @model_validator(mode="after")
     def _known_models(self) -> "OffloadingV1Config":

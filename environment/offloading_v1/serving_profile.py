@@ -11,8 +11,8 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
-import yaml
 
+from environment.config import load_yaml
 from environment.offloading_v1.formulas import batch_slowdown, decode_time_per_token, measured_tpot, prefill_time
 
 
@@ -54,7 +54,7 @@ class ServingProfile:
 @cache
 def _profiles_data() -> dict:
     text = resources.files("environment.offloading_v1").joinpath("serving_profiles.yaml").read_text()
-    return yaml.safe_load(text)["profiles"]
+    return load_yaml(text)["profiles"]
 
 
 def serving_profile_names() -> list[str]:
