@@ -28,7 +28,7 @@ MAX_STEPS = 100_000
 MAX_SEEDS = 100
 # - MAX_TOTAL_STEPS, the steps of every policy x seed of a bench (held in memory until
 #   its summary: 7.5 GB of rows at 0.75 kB) or every cell of a sweep (steps.csv on disk,
-#   about 200 B a row: 2 GB).
+#   about 200 B an offloading row: 2 GB).
 MAX_TOTAL_STEPS = 10_000_000
 
 
