@@ -140,7 +140,7 @@ def user_models() -> list[type[BaseModel]]:
     """Every model a config file, a sweep spec or a command-line flag is validated into."""
     import agent.backends.registry  # noqa: F401  (the backends' options models register)
     import agent.cli.sweep_spec
-    import agent.settings
+    import agent.settings  # noqa: F401  (each import makes its models known as StrictConfig subclasses)
     import environment.adapter_training.config
     import environment.association.config
     import environment.caching.config
