@@ -143,7 +143,8 @@ def plot_running_costs(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def main(
-    runs: int = typer.Option(10, min=2, help="Episodes per point (each 100 slots)."),
+    # At most 1,000 episodes per point (100 x the default), as bench caching's small instances.
+    runs: int = typer.Option(10, min=2, max=1_000, help="Episodes per point (each 100 slots)."),
     quick: bool = typer.Option(False, "--quick", help=f"{QUICK_RUNS} episodes per point, for a smoke run."),
     seed: int = typer.Option(0, help="Run seed; episode r of every point draws from the seed pair (seed, r)."),
     slots: int = typer.Option(100, min=1, help="Slots per episode (paper VI-A: 100)."),

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.cli.app import err_console, progress_bar  # noqa: E402
 from agent.cli.run_folder import RunFolder, run_name  # noqa: E402
 from environment.adapter_training import AdapterTrainingConfig, adapter_training_config, generate_instance  # noqa: E402
+from environment.config import MAX_SEEDS  # noqa: E402
 from solvers.adapter_baselines import METHODS, run_method  # noqa: E402
 from solvers.dashf import DashfSettings, MethodResult, dashf  # noqa: E402
 
@@ -146,7 +147,7 @@ def figure3c(seeds: list[int], settings: DashfSettings, files: RunFolder, out: P
 def main(
     quick: bool = typer.Option(False, "--quick", help="2 seeds, 3 bandwidths, (12, 3) instead of (20, 3): about a minute."),
     seed: int = typer.Option(1, help="First seed; seeds are seed, seed+1, ..."),
-    seeds: int = typer.Option(5, min=1, help="Seeds per point of Fig. 3 (ignored with --quick)."),
+    seeds: int = typer.Option(5, min=1, max=MAX_SEEDS, help="Seeds per point of Fig. 3 (ignored with --quick)."),
     out: Path = typer.Option(Path("runs"), help="Parent folder of the run folder."),
 ) -> None:
     """Reproduce DASHF paper Figs. 2(a)-(c) and 3(a)-(c): CSV + PNG under a run folder."""

@@ -75,7 +75,8 @@ def plot(path: Path, x_label: str, points: list[dict[str, Any]], metrics: tuple[
 
 
 def main(
-    runs: int = typer.Option(1000, min=1, help="Independent runs per point (the paper: 1000)."),
+    # At most 100,000 runs per point, as bench matching's --runs.
+    runs: int = typer.Option(1000, min=1, max=100_000, help="Independent runs per point (the paper: 1000)."),
     quick: bool = typer.Option(False, "--quick", help=f"{QUICK_RUNS} runs per point, for a smoke run."),
     seed: int = typer.Option(0, help="Run seed; run r of every point draws from the seed pair (seed, r)."),
     out: Path = typer.Option(Path("runs"), help="Parent folder of the run folder."),

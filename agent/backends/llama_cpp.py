@@ -313,7 +313,8 @@ class LlamaCppOptions(StrictConfig):
     weights: Literal["f16", "shipped"] | None = Field(
         None, description="f16 (an F16 copy, faster on CPUs) | shipped (the GGUF as is); default f16 for the bundled model, shipped for --model-path."
     )
-    n_threads: int | None = Field(None, gt=0, description="CPU threads (default: every core).")
+    # At most 256 threads (as sweep --actor-cpus): llama.cpp gives each its own work buffer.
+    n_threads: int | None = Field(None, gt=0, le=256, description="CPU threads (default: every core).")
     n_ctx: int | None = Field(
         None, gt=0, description=f"Context window in tokens (default: the model's trained context, at most {DEFAULT_N_CTX_CAP}; at most the trained context)."
     )

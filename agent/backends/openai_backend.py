@@ -433,8 +433,10 @@ class OpenAIOptions(StrictConfig):
         None,
         description="completions (log-probs of the chat-template-rendered prompt, as llama-cpp scores it) | chat (top-20 first-token log-probs); default: completions where the server offers it.",
     )
-    timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for one reply.", json_schema_extra={"flag": "--timeout"})
-    max_retries: int = Field(2, ge=0, description="Retries after a timeout, 429 or 5xx.")
+    # At most an hour per reply and 10 retries: a run waits timeout x (retries + 1) on a
+    # server that does not answer before it stops.
+    timeout_s: float = Field(60.0, gt=0, le=3600.0, description="Seconds to wait for one reply.", json_schema_extra={"flag": "--timeout"})
+    max_retries: int = Field(2, ge=0, le=10, description="Retries after a timeout, 429 or 5xx.")
     model_path: str | None = Field(
         None, description="The served model's chat template, for --api completions: a GGUF file or a .jinja file (default: the bundled SmolLM2's)."
     )

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from typer.core import TyperGroup
 
 from agent.cli.run_folder import RunFolder
 from environment.config import ConfigError
@@ -31,8 +31,8 @@ class OneLineErrors(TyperGroup):
     """The `edge-icl` group: a usage error is one line on stderr and exit 2, like every other bad input.
 
     Typer draws a usage error as a box of several lines; here it is `error: <click's message>
-    (see <command> --help)`, e.g. `error: Invalid value for '--steps': 0 is not in the range
-    1<=x<=100000.`. `edge-icl bench` with no command still shows its help.
+    (see <command> --help)`, e.g. `error: Invalid value for '--steps': Input should be less
+    than or equal to 100000 (see edge-icl run --help)`. `edge-icl bench` alone still shows its help.
     """
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:

@@ -19,11 +19,12 @@ from environment.config import StrictConfig, validate
 class AdapterTrainingConfig(StrictConfig):
     """Everything an adapter-training instance is drawn from (DASHF paper, II and V-A)."""
 
-    # V-A: "10 mobile users and 2 servers"; Fig. 3 goes to (20, 3). At most 200 users and
-    # 50 servers: DASHF's alternating optimisation solves a problem over users x servers
-    # per iteration (scripts/measure_bounds.py: its time at the bound).
-    n_users: int = Field(10, gt=0, le=200)
-    n_servers: int = Field(2, gt=0, le=50)
+    # V-A: "10 mobile users and 2 servers"; Fig. 3 goes to (20, 3). At most 40 users and
+    # 5 servers: DASHF's time grows steeply with both (measured on 2 cores: (10, 2) 1 s,
+    # (20, 3) 50 s, (40, 2) 122 s, (10, 5) 26 s, (40, 3) 257 s, (20, 5) 327 s; (40, 5)
+    # did not finish in 5 minutes). scripts/measure_bounds.py repeats the single bounds.
+    n_users: int = Field(10, gt=0, le=40)
+    n_servers: int = Field(2, gt=0, le=5)
     # V-A: "a network topology of 1000 m x 1000 m". Users AND servers are dropped
     # uniformly on the square (ours: the paper does not say where the servers are).
     area_side_m: float = Field(1000.0, gt=0)
@@ -76,7 +77,7 @@ class AdapterTrainingConfig(StrictConfig):
     epochs_server: int = Field(1, gt=0, le=1_000)
     # Ours: the most users one server may serve in the Hungarian rounding of AO part 1
     # (the paper's "augmented" matching); None = no limit besides (3d), (3f), (3h).
-    max_users_per_server: int | None = Field(None, gt=0, le=200)
+    max_users_per_server: int | None = Field(None, gt=0, le=40)
 
     @model_validator(mode="after")
     def _consistent(self) -> "AdapterTrainingConfig":

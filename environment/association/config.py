@@ -76,9 +76,10 @@ class OnlineAssociationConfig(StrictConfig):
     # Ours: an action outside info["action_mask"] (a node of another type, or full) drops
     # the user and costs this much more: the invalid-action penalty DQN learns from.
     invalid_action_penalty_ms: float = Field(10.0, ge=0)
-    # Ours: the keyword levels the prompt shows split the section V ranges evenly.
-    token_levels: tuple[str, ...] = ("short", "long")
-    deadline_levels: tuple[str, ...] = ("tight", "medium", "loose")
+    # Ours: the keyword levels the prompt shows split the section V ranges evenly; at most
+    # 100 each, keyword values the prompt and the pool tell apart.
+    token_levels: tuple[str, ...] = Field(("short", "long"), max_length=100)
+    deadline_levels: tuple[str, ...] = Field(("tight", "medium", "loose"), max_length=100)
 
 
 class AssociationEnvConfig(StrictConfig):

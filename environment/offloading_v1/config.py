@@ -63,10 +63,10 @@ class RequestStreamConfig(StrictConfig):
     # At most 100 services: each is a keyword value the prompt and the pool tell apart.
     services: list[ServiceV1] = Field(default_factory=_default_services, min_length=1, max_length=100)
     # Poisson arrival rate (requests/s) of the cell whose requests are decided (one step
-    # each). Ours: 0.1, one request per 200 s from each of the 20 users. At least 0.001
-    # (one request per 1,000 s): between two of its requests the edge site's arrivals are
-    # simulated one by one, edge.arrival_rate_per_s / this many per step.
-    arrival_rate_per_s: float = Field(0.1, ge=0.001)
+    # each). Ours: 0.1, one request per 200 s from each of the 20 users. At least 0.01
+    # (one request per 100 s): between two of its requests the edge site's arrivals are
+    # simulated one by one, edge.arrival_rate_per_s / this many per step (at most 100).
+    arrival_rate_per_s: float = Field(0.1, ge=0.01)
     # Output tokens ~ Gamma(shape, mean/shape), as in v0 (coefficient of variation 1/sqrt(8)).
     token_gamma_shape: float = Field(8.0, gt=0)
     # Prompt tokens ~ Gamma(shape, mean/shape); ours, wider than the outputs.
@@ -111,8 +111,9 @@ class EdgeServerConfig(StrictConfig):
     # process of this rate (requests/s), with the services of `requests`, and always run
     # at the edge. This is the load knob. Ours: 0.2, about 80 % of what the default edge
     # decodes at its full batch (8 slots / (1,000 tokens x 31.8 ms) = 0.25 requests/s).
-    # At most 1 request/s, 4 x what the default site decodes: beyond its capacity the
-    # queue only grows, and every request decided scans it (scripts/measure_bounds.py).
+    # At most 1 request/s, 4 x what the default site decodes. Beyond its capacity the
+    # queue only grows, and every arrival scans it: an overloaded site slows down as a run
+    # goes on (scripts/measure_bounds.py: 12 ms a step over 1,000 steps at the bound).
     arrival_rate_per_s: float = Field(0.2, gt=0, le=1.0)
     # Whether the requests this dispatcher keeps take an edge slot too. False (default):
     # the cell is a small share of the site's load, so its decisions leave the queue to
