@@ -133,6 +133,7 @@ NOT_SIZES = {
     "SweepSpec.world": "the problem's config, whose sizes are bounded",
     "SweepSpec.grid": "its worlds (the product of its lists) are bounded by MAX_WORLDS",
     "SweepSpec.policies": "unique names of known policies",
+    "LlamaCppOptions.n_ctx": "at most the model's trained context, checked when the model loads (agent/context_window.py)",
 }
 
 
