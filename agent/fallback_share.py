@@ -11,7 +11,7 @@ Explored steps and steps with one open candidate ask no LLM and count in neither
 policy that asks none (lookup, bandit, the solvers) has no share (None). Above
 `AgentSettings.max_fallback_share` (flag `--max-fallback-share`, default 0.2) the result
 is not valid: a run, bench or sweep still writes everything, marks it `valid: false`,
-and exits with INVALID_EXIT (agent/cli/app.py). The counts come from the agent
+and exits with INVALID_EXIT (edge_icl/cli/app.py). The counts come from the agent
 (`ICLStats`) or, for what an earlier process ran (a resumed bench, the viewer), from
 the transcript lines, which say the same: `llm_call` and `fallback` on every step.
 """

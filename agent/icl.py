@@ -29,7 +29,7 @@ from agent.llm_cache import ask, cache_facts, with_llm_cache
 from agent.prompting import PromptError, RenderedPrompt, TaskPrompt
 from agent.settings import AgentSettings
 from environment.decision_task import Candidate, DecisionTask
-from solvers.policy import AGENT_STREAM, EXPLORATION_STREAM, policy_generator
+from environment.policy import AGENT_STREAM, EXPLORATION_STREAM, policy_generator
 
 TranscriptSink = Callable[[dict[str, Any]], None]
 WarningSink = Callable[[str], None]
@@ -102,7 +102,7 @@ class ICLAgent:
     """
 
     name = "icl"
-    # A subclass that decides without an LLM (solvers.lookup) sets this False: no backend is built.
+    # A subclass that decides without an LLM (agent.baselines.lookup) sets this False: no backend is built.
     uses_llm = True
 
     @classmethod
@@ -131,7 +131,7 @@ class ICLAgent:
         exploration = EpsilonGreedy(schedule, policy_generator(seed, EXPLORATION_STREAM))
         if backend is None and cls.uses_llm:
             backend = make_backend(settings.backend, settings.backend_options, seed)
-        if backend is not None:  # a subclass without an LLM (solvers.lookup) has none to cache
+        if backend is not None:  # a subclass without an LLM (agent.baselines.lookup) has none to cache
             backend = with_llm_cache(backend, settings.llm_cache)
         return cls(task, backend, prompt, pool, exploration, policy_generator(seed, AGENT_STREAM), settings, transcript)
 

@@ -111,8 +111,8 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
         config = adapter_training_config(**case["sizes"])
         run_method("DASHF", generate_instance(config, rng), rng)
         return {"seconds": time.perf_counter() - started, "what": f"DASHF on {config.n_users} users, {config.n_servers} servers"}
-    from agent.cli.problems import PROBLEMS
-    from agent.cli.rollout import run_policy
+    from edge_icl.problems.registry import PROBLEMS
+    from edge_icl.experiment.rollout import run_policy
 
     problem = PROBLEMS[case["problem"]]
     data: dict[str, Any] = {}

@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.cli.run_folder import dumps, read_jsonl  # noqa: E402
+from edge_icl.experiment.run_folder import dumps, read_jsonl  # noqa: E402
 from agent.llm_cache import cache_dir  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def edge_icl(args: list[str], cache: Path) -> tuple[float, dict[str, Any]]:
     """Run `edge-icl ARGS --json` with EDGE_ICL_CACHE=cache; its wall time and its JSON output."""
     env = {**os.environ, "EDGE_ICL_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "agent.cli", *args, "--json"], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "edge_icl", *args, "--json"], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"edge-icl {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")

@@ -26,12 +26,12 @@ import numpy as np  # noqa: E402
 import typer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from agent.cli.app import err_console, progress_bar  # noqa: E402
-from agent.cli.run_folder import RunFolder, run_name  # noqa: E402
+from edge_icl.cli.app import err_console, progress_bar  # noqa: E402
+from edge_icl.experiment.run_folder import RunFolder, run_name  # noqa: E402
 from environment.market.config import MarketConfig, market_config  # noqa: E402
 from environment.market.rounds import Market  # noqa: E402
 from solvers.auction import DQMSB, DQMSB_DQN, FixedAlphaMSB, MyopicMSB, SecondPriceAuction, evaluate, optimal_msb, stream_seeds, train_dqmsb  # noqa: E402
-from solvers.auction_experiment import compare_mechanisms  # noqa: E402
+from edge_icl.problems.auction import compare_mechanisms  # noqa: E402
 
 SWEEPS = {  # Fig. 6 panel -> (config field, values, axis label)
     "a": ("n_ground_bs", [3, 4, 5, 6, 7], "number of ground BSs"),

@@ -33,12 +33,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import typer  # noqa: E402
 
-from agent.cli.app import err_console, progress_bar  # noqa: E402
-from agent.cli.run_folder import RunFolder, run_name  # noqa: E402
+from edge_icl.cli.app import err_console, progress_bar  # noqa: E402
+from edge_icl.experiment.run_folder import RunFolder, run_name  # noqa: E402
 from environment.caching.config import scaled_config  # noqa: E402
 from environment.caching.formulas import COST_PARTS  # noqa: E402
 from solvers.caching import POLICIES  # noqa: E402
-from solvers.caching_experiment import instance_seed, play  # noqa: E402
+from edge_icl.problems.caching import instance_seed, play  # noqa: E402
 
 # figure -> (x label, config field, swept values)
 SWEEPS: dict[str, tuple[str, str, list[float]]] = {

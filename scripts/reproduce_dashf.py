@@ -23,8 +23,8 @@ import numpy as np  # noqa: E402
 import typer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from agent.cli.app import err_console, progress_bar  # noqa: E402
-from agent.cli.run_folder import RunFolder, run_name  # noqa: E402
+from edge_icl.cli.app import err_console, progress_bar  # noqa: E402
+from edge_icl.experiment.run_folder import RunFolder, run_name  # noqa: E402
 from environment.adapter_training import AdapterTrainingConfig, adapter_training_config, generate_instance  # noqa: E402
 from environment.config import MAX_SEEDS  # noqa: E402
 from solvers.adapter_baselines import METHODS, run_method  # noqa: E402

@@ -31,10 +31,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from rich.progress import track  # noqa: E402
 
-from agent.cli.bench import BenchSettings, moving_average, run_bench, save_settings  # noqa: E402
-from agent.cli.bench_offloading import OffloadingRunners  # noqa: E402
-from agent.cli.rollout import run_policy  # noqa: E402
-from agent.cli.run_folder import RunFolder, run_name  # noqa: E402
+from edge_icl.experiment.bench import BenchSettings, moving_average, run_bench, save_settings  # noqa: E402
+from edge_icl.benches.offloading import OffloadingRunners  # noqa: E402
+from edge_icl.experiment.rollout import run_policy  # noqa: E402
+from edge_icl.experiment.run_folder import RunFolder, run_name  # noqa: E402
 from agent.settings import AgentSettings  # noqa: E402
 from environment.inference import edge_cloud_pairs, llm_profile  # noqa: E402
 from environment.offloading import (  # noqa: E402

@@ -27,11 +27,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import typer  # noqa: E402
 
-from agent.cli.app import err_console, progress_bar  # noqa: E402
-from agent.cli.run_folder import RunFolder, run_name  # noqa: E402
+from edge_icl.cli.app import err_console, progress_bar  # noqa: E402
+from edge_icl.experiment.run_folder import RunFolder, run_name  # noqa: E402
 from environment.association import AssociationConfig  # noqa: E402
 from solvers.matching import DISPLAY_NAMES, HEURISTICS  # noqa: E402
-from solvers.matching_experiment import collect, heuristic_rows, summarise  # noqa: E402
+from edge_icl.problems.matching import collect, heuristic_rows, summarise  # noqa: E402
 
 KEYS = ("mean_delay_ms", "objective_ms", "drop_probability", "unserved_share", "late_share")
 

@@ -37,11 +37,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from agent.cli.app import chosen_names  # noqa: E402
-from agent.cli.bench import BenchCSV, BenchSettings, aggregate, load_settings, moving_average, run_bench, save_settings  # noqa: E402
-from agent.cli.bench_offloading import OffloadingRunners, offloading_v1_metrics, with_edge_load, world_facts  # noqa: E402
-from agent.cli.problems import PROBLEMS  # noqa: E402
-from agent.cli.run_folder import RunFolder, run_name  # noqa: E402
+from edge_icl.cli.app import chosen_names  # noqa: E402
+from edge_icl.experiment.bench import BenchCSV, BenchSettings, aggregate, load_settings, moving_average, run_bench, save_settings  # noqa: E402
+from edge_icl.benches.offloading import OffloadingRunners, offloading_v1_metrics, with_edge_load, world_facts  # noqa: E402
+from edge_icl.problems.registry import PROBLEMS  # noqa: E402
+from edge_icl.experiment.run_folder import RunFolder, run_name  # noqa: E402
 from agent.settings import AgentSettings  # noqa: E402
 from environment.config import ConfigError  # noqa: E402
 from environment.offloading_v1 import OffloadingV1Config, best_lookup_accuracy, load_offloading_v1_config  # noqa: E402

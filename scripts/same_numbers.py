@@ -63,7 +63,7 @@ def policy_numbers(result: dict) -> dict[str, float]:
 
 
 def edge_icl(args: list[str], out: Path) -> str:
-    done = subprocess.run(["edge-icl", *args, "--out", str(out), "--json"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "edge_icl", *args, "--out", str(out), "--json"], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"edge-icl {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-400:]}")
     return done.stdout

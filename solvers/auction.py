@@ -182,7 +182,7 @@ class AlphaRule(Protocol):
 
 @dataclass
 class MechanismAsPolicy:
-    """An MSB mechanism (fixed, optimal or myopic MSB) as a `solvers.policy.Policy` on `MarketEnv`.
+    """An MSB mechanism (fixed, optimal or myopic MSB) as a `environment.policy.Policy` on `MarketEnv`.
 
     It reads the round's bids from `info["bids"]` (the env's observation holds them as
     float32) and returns its alpha level: the env then runs the same MSB rule (31)-(32),

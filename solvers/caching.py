@@ -71,7 +71,7 @@ class RulePolicy:
 
 @dataclass(frozen=True)
 class RuleAsPolicy:
-    """An online eviction rule as a `solvers.policy.Policy` (act(observation, info), observe).
+    """An online eviction rule as a `environment.policy.Policy` (act(observation, info), observe).
 
     The rules read only `info`, so they run wherever a `Policy` runs (`edge-icl run
     --problem caching --policy least-aot`). Belady cannot: it reads the env's whole trace.

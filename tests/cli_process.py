@@ -23,6 +23,6 @@ def edge_icl(*args: str, **popen: Any) -> subprocess.Popen:
     """`edge-icl ARGS` (this checkout's code) in its own process; Ctrl-C (SIGINT) reaches it as in a terminal."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "edge_icl", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=_interruptible, **popen,
     )

@@ -23,7 +23,8 @@ REAL_CACHE = Path(os.environ.get("EDGE_ICL_CACHE") or Path.home() / ".cache" / "
 def model_copies() -> list[Path]:
     """The model files of the real cache folder, the bundled model's F16 copy made first if missing."""
     try:
-        from agent.backends.llama_cpp import bundled_model_path, f16_copy
+        from agent.backends.bundled_model import bundled_model_path
+        from agent.backends.llama_cpp import f16_copy
 
         f16_copy(bundled_model_path())
     except Exception:  # noqa: BLE001  no llama.cpp or model here: the tests that need them say so themselves

@@ -81,7 +81,7 @@ def run_transcript(out: Path, args: list[str]) -> tuple[dict[str, Any], list[dic
     Raises AssertionError with the command's output when it fails (a test's failure, a recording's stop)."""
     from typer.testing import CliRunner
 
-    from agent.cli import app
+    from edge_icl.cli import app
 
     out.mkdir(parents=True, exist_ok=True)
     before = set(out.iterdir())
@@ -161,7 +161,8 @@ def assert_same_facts(got: Any, want: Any, where: str = "") -> None:
 
 def server_weights() -> Path:
     """The weights the llama-cpp backend runs by default (the F16 copy of the bundled GGUF): the server serves the same file."""
-    from agent.backends.llama_cpp import bundled_model_path, f16_copy
+    from agent.backends.bundled_model import bundled_model_path
+    from agent.backends.llama_cpp import f16_copy
 
     return f16_copy(bundled_model_path())
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from agent.cli.sweep_engine import TIMING_COLUMNS
+from edge_icl.experiment.engine import TIMING_COLUMNS
 
 # Fields left out of the comparison, by file name (one table per command). Everything else must be
 # equal byte for byte.
@@ -56,7 +56,7 @@ SWEEP_EXCLUDED = {
     # The timing columns of a cell's row (sweep_engine.TIMING_COLUMNS: latency, seconds, worker).
     "cells.csv": TIMING_COLUMNS,
     "cells.jsonl": TIMING_COLUMNS,
-    # What this invocation did (agent/cli/sweep.py `summarize`): cells run, LLM calls, hits, seconds.
+    # What this invocation did (edge_icl/cli/sweep.py `summarize`): cells run, LLM calls, hits, seconds.
     "summary.json": ("ran", "llm_calls", "cache_hits", "hit_rate", "llm_decisions", "wall_s"),
 }
 
@@ -187,7 +187,7 @@ def cut_sweep(whole: Path, target: Path, cells: int, rows: int = 0, torn: str | 
     """`whole`, a sweep folder, as a kill leaves it after `cells` finished cells (run one after the other).
 
     A sweep writes a finished cell's step rows, then its transcript records, then its line in
-    cells.jsonl and its row in cells.csv (agent/cli/sweep_folder.py `record`). `rows`: step
+    cells.jsonl and its row in cells.csv (edge_icl/experiment/sweep_folder.py `record`). `rows`: step
     rows of the next cell written before the kill; `torn`: "row", half of its next step row
     too; "cells.jsonl", every step and record of the next cell written and half of its line.
     No summary, no figures. spec.yaml, sweep.json and an empty cells.csv are there from the start.

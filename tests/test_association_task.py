@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agent.backends.llama_cpp import LlamaCppBackend
-from agent.cli.rollout import run_policy
+from edge_icl.experiment.rollout import run_policy
 from agent.experience import PrioritizedPool, as_keywords
 from agent.exploration import EpsilonGreedy, EpsilonSchedule
 from agent.icl import ICLAgent
@@ -15,7 +15,7 @@ from agent.settings import AgentSettings
 from environment.association import AssociationEnv, AssociationInstance, AssociationTask, association_env_config
 from environment.decision_task import Candidate, DecisionTask
 from solvers.association_online import LeastDelayPolicy
-from solvers.policy import AGENT_STREAM, EXPLORATION_STREAM, policy_generator
+from environment.policy import AGENT_STREAM, EXPLORATION_STREAM, policy_generator
 
 TASK = AssociationTask()
 SMALL = association_env_config({"instances": {"n_users": [8, 12], "n_nodes": [3, 5]}})
@@ -145,7 +145,7 @@ def test_edge_icl_run_plays_association_with_the_agents_no_llm_baseline(tmp_path
 
     from typer.testing import CliRunner
 
-    from agent.cli import app
+    from edge_icl.cli import app
 
     result = CliRunner().invoke(app, ["run", "--problem", "association", "--policy", "lookup", "--steps", "120", "--seed", "2", "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
@@ -162,7 +162,7 @@ def test_a_cut_association_run_resumes_to_the_same_rows(tmp_path):
 
     from typer.testing import CliRunner
 
-    from agent.cli import app
+    from edge_icl.cli import app
 
     args = ["run", "--problem", "association", "--policy", "lookup", "--steps", "150", "--seed", "4", "--json"]
     for name in ("whole", "cut"):

@@ -22,7 +22,7 @@ from solvers.auction import (  # noqa: E402
     stream_seeds,
     train_dqmsb,
 )
-from solvers.auction_experiment import compare_mechanisms  # noqa: E402
+from edge_icl.problems.auction import compare_mechanisms  # noqa: E402
 
 MARKET = Market(market_config())
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.cli.problems import OPTIMAL_MSB_HISTORY, PROBLEMS
-from agent.cli.rollout import run_policy
+from edge_icl.cli import app
+from edge_icl.problems.registry import OPTIMAL_MSB_HISTORY, PROBLEMS
+from edge_icl.experiment.rollout import run_policy
 from agent.experience import Experience, as_keywords
 from agent.prompting import TaskPrompt
 from environment.decision_task import DecisionTask

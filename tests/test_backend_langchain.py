@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.backends.base import BackendUnavailable
-from agent.cli import app
+from edge_icl.cli import app
 
 pytest.importorskip("langchain_core", reason="langchain-core not installed (pip install 'edge-icl[langchain]')")
 

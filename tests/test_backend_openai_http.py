@@ -31,7 +31,7 @@ from typer.testing import CliRunner
 
 from agent.backends.base import RAW_REPLY_CAP, BackendError
 from agent.backends.openai_backend import OpenAIBackend
-from agent.cli import app
+from edge_icl.cli import app
 
 HANG = object()
 Reply = Callable[[str, dict[str, Any]], tuple[int, Any]]

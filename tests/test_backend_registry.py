@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from agent.backends.base import BackendUnavailable
 from agent.backends.registry import BACKENDS, backend_status, load_backends, make_backend
-from agent.cli import app
+from edge_icl.cli import app
 from tests.score_checks import assert_nearest_its_own, assert_same_ranking
 
 MESSAGES = [{"role": "system", "content": 'Reply "local" or "offload".'}, {"role": "user", "content": "Decision?"}]
@@ -41,7 +41,7 @@ def test_a_backend_registers_itself_and_its_options_become_flags():
     from pydantic import Field
 
     from agent.backends.registry import register_backend
-    from agent.cli.agent_options import agent_parameters
+    from edge_icl.cli.agent_options import agent_parameters
     from environment.config import StrictConfig
 
     class EchoOptions(StrictConfig):

@@ -12,9 +12,9 @@ import yaml
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from agent.cli import app
+from edge_icl.cli import app
 from agent.prompting import default_prompt_dir
-from agent.cli.run_folder import RunFolder
+from edge_icl.experiment.run_folder import RunFolder
 from environment.config import ConfigError
 from environment.offloading import offloading_env_config
 
@@ -140,7 +140,7 @@ NOT_SIZES = {
 def user_models() -> list[type[BaseModel]]:
     """Every model a config file, a sweep spec or a command-line flag is validated into."""
     import agent.backends.registry  # noqa: F401  (the backends' options models register)
-    import agent.cli.sweep_spec
+    import edge_icl.experiment.spec
     import agent.settings  # noqa: F401  (each import makes its models known as StrictConfig subclasses)
     import environment.adapter_training.config
     import environment.association.config

@@ -1,15 +1,15 @@
-"""`bandit`: UCB1 per keyword combination, LinUCB where candidates carry features (solvers/bandit.py)."""
+"""`bandit`: UCB1 per keyword combination, LinUCB where candidates carry features (agent/baselines/bandit.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from agent.cli.bench import learning_metrics
-from agent.cli.rollout import run_policy
+from edge_icl.experiment.bench import learning_metrics
+from edge_icl.experiment.rollout import run_policy
 from agent.experience import as_keywords
 from environment.offloading import OffloadingEnv, OffloadingTask, offloading_env_config
-from solvers.bandit import ContextualBandit
-from solvers.policy import BANDIT_STREAM, policy_generator
+from agent.baselines.bandit import ContextualBandit
+from environment.policy import BANDIT_STREAM, policy_generator
 from solvers.reference import reference_policy
 
 TASK = OffloadingTask()

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.cli.bench import BenchSettings, aggregate, moving_average, run_bench, steps_to_fraction
-from agent.cli.bench_offloading import OffloadingRunners, offloading_metrics
-from agent.cli.run_folder import read_jsonl
+from edge_icl.cli import app
+from edge_icl.experiment.bench import BenchSettings, aggregate, moving_average, run_bench, steps_to_fraction
+from edge_icl.benches.offloading import OffloadingRunners, offloading_metrics
+from edge_icl.experiment.run_folder import read_jsonl
 from agent.settings import AgentSettings
 from environment.offloading import offloading_env_config
 from tests.cli_process import edge_icl

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
+from edge_icl.cli import app
 from tests.resume_points import BENCH_EXCLUDED, assert_same_folder, copy_setup, csv_lines, cut_steps
 
 NO_LLM = "lookup,bandit,least-delay,iam,gale-shapley,kolkata,random,milp"

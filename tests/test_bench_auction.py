@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 pytest.importorskip("stable_baselines3")
 
-from agent.cli import app  # noqa: E402
-from agent.cli.run_folder import RunFolder  # noqa: E402
+from edge_icl.cli import app  # noqa: E402
+from edge_icl.experiment.run_folder import RunFolder  # noqa: E402
 from environment.config import ConfigError  # noqa: E402
 from environment.market.config import market_config  # noqa: E402
 from solvers.auction import MECHANISMS  # noqa: E402
@@ -153,7 +153,7 @@ def test_icl_row_plays_the_same_held_out_rounds_with_the_bundled_model(tmp_path)
 
 
 def test_mechanisms_all_names_every_row_in_the_bench_order():
-    from agent.cli.bench_auction import BENCH_MECHANISMS, LEARNERS, chosen_mechanisms
+    from edge_icl.benches.auction import BENCH_MECHANISMS, LEARNERS, chosen_mechanisms
 
     assert chosen_mechanisms("all") == list(BENCH_MECHANISMS) == [*MECHANISMS, *LEARNERS]
     assert "icl" in LEARNERS

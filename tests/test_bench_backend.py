@@ -6,7 +6,7 @@ import pytest
 
 from typer.testing import CliRunner
 
-from agent.cli import app
+from edge_icl.cli import app
 
 
 def test_bench_backend_reports_reuse_and_accuracy_side_by_side():

@@ -1,4 +1,4 @@
-"""`edge-icl bench caching` (agent/cli/bench_caching.py)."""
+"""`edge-icl bench caching` (edge_icl/benches/caching.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.cli.bench_caching import BENCH_POLICIES, LEARNERS
+from edge_icl.cli import app
+from edge_icl.benches.caching import BENCH_POLICIES, LEARNERS
 from solvers.caching import POLICIES
-from solvers.caching_experiment import BENCH_KEYS, SMALL_CONFIG
+from edge_icl.problems.caching import BENCH_KEYS, SMALL_CONFIG
 
 NO_LLM = ",".join(POLICIES)
 
@@ -88,7 +88,7 @@ def test_lookup_and_bandit_play_the_same_traces_without_an_llm(tmp_path):
 
 
 def test_llm_lift_is_icl_minus_lookup_on_each_setting_paired_by_seed():
-    from agent.cli.bench_caching import caching_lift
+    from edge_icl.benches.caching import caching_lift
 
     def slot(policy: str, seed: int, cost: float, hits: int) -> dict:
         parts = {"switching": cost, "transmission": 0.0, "inference": 0.0, "accuracy": 0.0, "cloud": 0.0}

@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.cli.bench import held_out_states, paired_difference, split_accuracy
+from edge_icl.cli import app
+from edge_icl.experiment.bench import held_out_states, paired_difference, split_accuracy
 from agent.experience import as_keywords
 
 STATES = [as_keywords({"service": s, "size": z}) for s in "abcd" for z in ("short", "long")]

@@ -1,14 +1,14 @@
-"""The Offloading-v1 side of `edge-icl bench offloading` (agent/cli/bench_offloading.py)."""
+"""The Offloading-v1 side of `edge-icl bench offloading` (edge_icl/benches/offloading.py)."""
 
 import json
 
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.cli.bench import BenchSettings, aggregate, run_bench
-from agent.cli.bench_offloading import V1_POLICIES, FillPhase, OffloadingRunners, fill_seed, offloading_v1_metrics, world_facts
-from agent.cli.problems import PROBLEMS
+from edge_icl.cli import app
+from edge_icl.experiment.bench import BenchSettings, aggregate, run_bench
+from edge_icl.benches.offloading import V1_POLICIES, FillPhase, OffloadingRunners, fill_seed, offloading_v1_metrics, world_facts
+from edge_icl.problems.registry import PROBLEMS
 from agent.settings import AgentSettings
 from environment.offloading_v1 import best_lookup_accuracy, offloading_v1_config, oracle_offload_share_by_service
 

@@ -1,11 +1,11 @@
-"""Seeded episodes and summaries of the caching policies (solvers/caching_experiment.py)."""
+"""Seeded episodes and summaries of the caching policies (edge_icl/problems/caching.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from environment.caching import scaled_config
-from solvers.caching_experiment import SMALL_CONFIG, milp_rows, play, policy_rows, summarise
+from edge_icl.problems.caching import SMALL_CONFIG, milp_rows, play, policy_rows, summarise
 
 
 def row(policy, total, hits, requests, served, gain):

@@ -11,7 +11,7 @@ from environment.caching import CachingEnv, scaled_config, schedule_costs
 from environment.caching.config import gpt3_175b, llama_65b
 from environment.caching.formulas import memory_feasible
 from solvers.caching import POLICIES, Belady, fifo, least_aot, lfu, lru, optimal_schedule
-from solvers.caching_experiment import SMALL_CONFIG, instance_seed, play
+from edge_icl.problems.caching import SMALL_CONFIG, instance_seed, play
 
 
 def candidate(model, aot=0.0, now=0, entered=0, total=0, last=0, memory=156.48):

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.cli.problems import PROBLEMS
-from agent.cli.rollout import run_policy
+from edge_icl.cli import app
+from edge_icl.problems.registry import PROBLEMS
+from edge_icl.experiment.rollout import run_policy
 from agent.experience import Experience, as_keywords
 from agent.prompting import TaskPrompt
 from environment.caching import CachingEnv, CachingTask, scaled_config
@@ -18,7 +18,7 @@ from environment.caching.formulas import COST_PARTS
 from environment.caching.task import BYPASS, DEMAND_LEVELS, ROOM_LEVELS, cost_per_slot_served
 from environment.decision_task import DecisionTask
 from solvers.caching import RuleAsPolicy, least_aot
-from solvers.caching_experiment import SMALL_CONFIG, play, play_policy
+from edge_icl.problems.caching import SMALL_CONFIG, play, play_policy
 
 
 def decision_points(seed: int = 1, config=None):

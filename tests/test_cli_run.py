@@ -3,7 +3,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from agent.cli import app
+from edge_icl.cli import app
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from agent.cli import app
+from edge_icl.cli import app
 from tests.cli_process import edge_icl
 
 runner = CliRunner()

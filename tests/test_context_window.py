@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from agent.backends.base import BackendUnavailable
 from agent.backends.llama_cpp import DEFAULT_N_CTX_CAP, LlamaCppBackend, trained_context
-from agent.cli import app
-from agent.cli.problems import PROBLEMS
+from edge_icl.cli import app
+from edge_icl.problems.registry import PROBLEMS
 from agent.context_window import answer_room, longest_fitting_head, prompt_tokens
 from agent.prompting import TaskPrompt, default_prompt_dir
 
@@ -43,7 +43,7 @@ def transcript(tmp_path: Path) -> list[dict]:
 
 
 def test_the_default_window_is_the_trained_context_up_to_the_cap(backend):
-    from agent.backends.llama_cpp import bundled_model_path
+    from agent.backends.bundled_model import bundled_model_path
 
     trained = trained_context(bundled_model_path())
     assert trained == 8192  # SmolLM2-135M's GGUF says so

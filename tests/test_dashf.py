@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import agent.cli.bench_dashf  # noqa: F401  (registers `bench dashf` on the app)
-from agent.cli.app import app
+import edge_icl.benches.dashf  # noqa: F401  (registers `bench dashf` on the app)
+from edge_icl.cli.app import app
 from environment.adapter_training import adapter_training_config, evaluate, feasibility, generate_instance
 from solvers.adapter_baselines import METHODS, greedy_association, run_method
 from solvers.dashf import DashfSettings, dashf, initial_solution

@@ -226,8 +226,8 @@ class Case:
 
 def candidate_sets() -> list[tuple[str, ...]]:
     """Every registered problem's decisions (the open candidates are drawn from them)."""
-    import agent.cli  # noqa: F401  (registers every problem)
-    from agent.cli.problems import PROBLEMS
+    import edge_icl.cli  # noqa: F401  (registers every problem)
+    from edge_icl.problems.registry import PROBLEMS
 
     return [tuple(problem.task(problem.config(None)).decisions) for problem in PROBLEMS.values()]
 

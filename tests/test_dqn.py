@@ -2,7 +2,7 @@ import pytest
 
 pytest.importorskip("stable_baselines3")
 
-from agent.cli.rollout import run_policy  # noqa: E402
+from edge_icl.experiment.rollout import run_policy  # noqa: E402
 from environment.offloading import OffloadingEnv, OffloadingTask, offloading_env_config  # noqa: E402
 from solvers.dqn import DQNConfig, DQNPolicy, train_dqn  # noqa: E402
 from solvers.reference import OraclePolicy  # noqa: E402

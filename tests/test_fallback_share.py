@@ -21,7 +21,7 @@ import yaml
 from openai_cassettes import GENERATE_ARGS, RECORD_BASE_URL, RUN_ARGS, recorded_replies
 from typer.testing import CliRunner
 
-from agent.cli import app
+from edge_icl.cli import app
 from agent.fallback_share import FallbackCount, count_records
 from tests.test_backend_openai_http import FakeServer, chat_reply, fake_server
 

@@ -9,7 +9,7 @@ from agent.backends.base import Completion
 from agent.backends.llama_cpp import LlamaCppBackend
 from agent.backends.llama_cpp import LlamaCppOptions
 from agent.backends.registry import BACKENDS, register_backend
-from agent.cli import app
+from edge_icl.cli import app
 
 runner = CliRunner()
 # For the tests of the fallback itself: every reply names no decision, which would make the run

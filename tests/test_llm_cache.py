@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from agent.backends.base import Scores
 from agent.backends.llama_cpp import LlamaCppBackend
-from agent.cli import app
-from agent.cli.rollout import run_policy
+from edge_icl.cli import app
+from edge_icl.experiment.rollout import run_policy
 from agent.icl import ICLAgent
 from agent.llm_cache import CALLS_FOLDER, CachedBackend, call_key, model_identity, with_llm_cache
 from agent.prompting import default_prompt_dir
@@ -192,7 +192,7 @@ def test_a_run_repeated_in_another_process_makes_no_llm_call_and_writes_the_same
     args = ["run", "--steps", "10", "--seed", "2", "--json"]
     summaries, folders = [], []
     for name in ("first", "second"):
-        done = subprocess.run([sys.executable, "-m", "agent.cli", *args, "--out", str(tmp_path / name)], env=env, capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "edge_icl", *args, "--out", str(tmp_path / name)], env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         summaries.append(json.loads(done.stdout))
         (folder,) = (tmp_path / name).iterdir()

@@ -1,19 +1,19 @@
-"""`lookup`: the ICL agent whose LLM call is replaced by the closest good example (solvers/lookup.py)."""
+"""`lookup`: the ICL agent whose LLM call is replaced by the closest good example (agent/baselines/lookup.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from agent.cli.bench import learning_metrics
-from agent.cli.rollout import run_policy
+from edge_icl.experiment.bench import learning_metrics
+from edge_icl.experiment.rollout import run_policy
 from agent.experience import as_keywords
 from agent.icl import ICLAgent
 from agent.settings import AgentSettings
 from environment.decision_task import Candidate
 from environment.offloading import OffloadingEnv, OffloadingTask, offloading_env_config
-from solvers.lookup import LookupAgent, copied_choice, nearest_by_features
-from solvers.policy import policy_generator
+from agent.baselines.lookup import LookupAgent, copied_choice, nearest_by_features
+from environment.policy import policy_generator
 from solvers.reference import reference_policy
 
 TASK = OffloadingTask()

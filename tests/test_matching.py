@@ -11,11 +11,11 @@ import pytest
 from matching.games import HospitalResident
 from typer.testing import CliRunner
 
-import agent.cli.bench_matching  # noqa: F401  (registers the command)
-from agent.cli.app import app
+import edge_icl.benches.matching  # noqa: F401  (registers the command)
+from edge_icl.cli.app import app
 from environment.association import UNSERVED, AssociationConfig, AssociationInstance, Assignment, evaluate, generate_instance
 from solvers.matching import HEURISTICS, gale_shapley, inference_aware_matching, optimal_assignment, static_preferences
-from solvers.matching_experiment import GAP_CONFIG, heuristic_rows
+from edge_icl.problems.matching import GAP_CONFIG, heuristic_rows
 from solvers.stability import blocking_pairs, is_s2es
 
 

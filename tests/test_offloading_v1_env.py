@@ -6,7 +6,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import environment  # noqa: F401  (registers the envs)
-from agent.cli.rollout import run_policy
+from edge_icl.experiment.rollout import run_policy
 from environment.config import ConfigError
 from environment.inference import llm_profile
 from environment.offloading_v1 import (
@@ -21,7 +21,7 @@ from environment.offloading_v1 import (
     oracle_offload_share_by_service,
 )
 from solvers.offloading_greedy import QueueGreedyPolicy
-from solvers.policy import policy_generator
+from environment.policy import policy_generator
 from solvers.reference import OraclePolicy, reference_policy
 
 EDGE_QUALITY = llm_profile("llama3-8b").quality_index

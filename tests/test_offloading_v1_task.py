@@ -3,8 +3,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.cli.rollout import run_policy
+from edge_icl.cli import app
+from edge_icl.experiment.rollout import run_policy
 from agent.experience import Experience, PrioritizedPool, as_keywords, most_relevant
 from agent.prompting import TaskPrompt
 from environment.decision_task import Candidate, DecisionTask

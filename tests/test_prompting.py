@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.cli.problems import PROBLEMS
+from edge_icl.cli import app
+from edge_icl.problems.registry import PROBLEMS
 from agent.experience import PrioritizedPool, as_keywords, most_relevant
 from agent.prompting import PromptError, TaskPrompt, default_prompt_dir
 

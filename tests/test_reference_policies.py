@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from agent.cli.rollout import run_policy
+from edge_icl.experiment.rollout import run_policy
 from environment.offloading import OffloadingEnv, OffloadingTask
-from solvers.policy import policy_generator
+from environment.policy import policy_generator
 from solvers.reference import REFERENCE_POLICIES, reference_policy
 
 

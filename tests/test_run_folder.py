@@ -1,6 +1,6 @@
 import csv
 
-from agent.cli.run_folder import RunFolder
+from edge_icl.experiment.run_folder import RunFolder
 
 
 def test_rows_go_to_the_file_they_name_even_interleaved(tmp_path):

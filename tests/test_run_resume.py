@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.cli.bench import BenchSettings, run_bench
-from agent.cli.bench_offloading import OffloadingRunners
+from edge_icl.cli import app
+from edge_icl.experiment.bench import BenchSettings, run_bench
+from edge_icl.benches.offloading import OffloadingRunners
 from agent.settings import AgentSettings
-from agent.cli.run_folder import read_jsonl
+from edge_icl.experiment.run_folder import read_jsonl
 from environment.offloading import offloading_env_config
 from tests.cli_process import edge_icl
 from tests.resume_points import RUN_EXCLUDED, assert_same_folder, copy_setup, cut_steps, wait_for_rows

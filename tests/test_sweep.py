@@ -15,17 +15,17 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.cli.problems import PROBLEMS
-from agent.cli.rollout import run_policy
-from agent.cli.run_folder import read_jsonl
-from agent.cli.sweep import run_sweep
-from agent.cli.sweep_engine import TIMING_COLUMNS
-from agent.cli.sweep_figures import metric_by_policy, paired_difference
-from agent.cli.sweep_folder import SweepFolder
-from agent.cli.sweep_spec import load_sweep
+from edge_icl.cli import app
+from edge_icl.problems.registry import PROBLEMS
+from edge_icl.experiment.rollout import run_policy
+from edge_icl.experiment.run_folder import read_jsonl
+from edge_icl.cli.sweep import run_sweep
+from edge_icl.experiment.engine import TIMING_COLUMNS
+from edge_icl.experiment.figures import metric_by_policy, paired_difference
+from edge_icl.experiment.sweep_folder import SweepFolder
+from edge_icl.experiment.spec import load_sweep
 from agent.settings import AgentSettings
-from solvers.agent_baselines import NO_LLM_BASELINES
+from agent.baselines.registry import NO_LLM_BASELINES
 from tests.cli_process import edge_icl
 from tests.resume_points import SWEEP_EXCLUDED, assert_same_folder, cut_sweep, wait_for_rows
 
@@ -211,7 +211,7 @@ def test_bad_command_lines_are_one_line_errors(tmp_path):
 
 def test_without_ray_installed_the_ray_executor_says_what_to_install(tmp_path):
     spec = write_spec(tmp_path, PLAIN)
-    code = "import sys; sys.modules['ray'] = None; from agent.cli import main; main()"  # as if ray were not installed
+    code = "import sys; sys.modules['ray'] = None; from edge_icl.cli import main; main()"  # as if ray were not installed
     done = subprocess.run(
         [sys.executable, "-c", code, "sweep", str(spec), "--out", str(tmp_path / "out")],
         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
@@ -284,7 +284,7 @@ def test_address_or_ray_address_joins_a_running_cluster(tmp_path, local_ray):
     spec = str(write_spec(tmp_path, ONE_WORLD))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("RAY_ADDRESS", None)
-    command = [sys.executable, "-m", "agent.cli", "sweep", spec, "--json"]
+    command = [sys.executable, "-m", "edge_icl", "sweep", spec, "--json"]
     by_flag = subprocess.run([*command, "--out", str(tmp_path / "flag"), "--address", address], env=env, capture_output=True, text=True)
     assert by_flag.returncode == 0, by_flag.stderr
     joined = json.loads(by_flag.stdout)

@@ -1,4 +1,4 @@
-"""The sweep spec (agent/cli/sweep_spec.py): its cells, and one-line errors before any work."""
+"""The sweep spec (edge_icl/experiment/spec.py): its cells, and one-line errors before any work."""
 
 from pathlib import Path
 
@@ -6,8 +6,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.cli.sweep_spec import SweepSpec, load_sweep, resolve, set_dotted
+from edge_icl.cli import app
+from edge_icl.experiment.spec import SweepSpec, load_sweep, resolve, set_dotted
 from environment.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,9 +16,9 @@ import pytest
 import yaml
 from scipy import stats
 
-from agent.viewer.bundle import write_bundle
-from agent.viewer.discovery import run_list
-from agent.viewer.server import in_thread, make_server
+from edge_icl.viewer.bundle import write_bundle
+from edge_icl.viewer.discovery import run_list
+from edge_icl.viewer.server import in_thread, make_server
 from tests.viewer_runs import VARIANT_RULE, summary, transcript
 
 matplotlib.use("Agg")

@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from agent.viewer.bundle import BundleError, write_bundle
-from agent.viewer.discovery import data_url, find_run_folders
-from agent.viewer.page_files import static_assets
-from agent.viewer.safe_paths import BUNDLE_MARKER
+from edge_icl.viewer.bundle import BundleError, write_bundle
+from edge_icl.viewer.discovery import data_url, find_run_folders
+from edge_icl.viewer.page_files import static_assets
+from edge_icl.viewer.safe_paths import BUNDLE_MARKER
 
 
 @pytest.fixture()

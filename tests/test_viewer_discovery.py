@@ -9,11 +9,11 @@ import pytest
 import yaml
 from scipy import stats
 
-from agent.viewer.discovery import find_run_folders, run_list
-from agent.viewer.page_files import data_script
-from agent.viewer.run_data import read_run
-from agent.viewer.safe_paths import BUNDLE_MARKER
-from agent.viewer.tables import cell_value, read_table
+from edge_icl.viewer.discovery import find_run_folders, run_list
+from edge_icl.viewer.page_files import data_script
+from edge_icl.viewer.run_data import read_run
+from edge_icl.viewer.safe_paths import BUNDLE_MARKER
+from edge_icl.viewer.tables import cell_value, read_table
 from tests.viewer_runs import VARIANT_RULE, invoke, summary, transcript
 
 
@@ -207,7 +207,7 @@ def test_discovery_does_not_follow_symlinks_or_enter_bundles(runs, tmp_path):
 def test_a_run_the_fallback_decided_is_listed_not_valid_and_a_healthy_one_valid(runs, tmp_path):
     from typer.testing import CliRunner
 
-    from agent.cli import app
+    from edge_icl.cli import app
     from tests.test_backend_openai_http import fake_server
 
     (icl,) = entries_of(run_list(runs["root"]), runs["icl"], runs["root"])

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from agent.viewer.safe_paths import file_under_root
-from agent.viewer.server import in_thread, make_server
+from edge_icl.viewer.safe_paths import file_under_root
+from edge_icl.viewer.server import in_thread, make_server
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_the_page_and_a_runs_files_are_served(served):
     "/files/{run}/page.html",
     "/files/{run}/%00steps.csv",
     "/files/{run}/%ff",
-    "/static/../agent/viewer/server.py",
+    "/static/../edge_icl/viewer/server.py",
     "/static/%2e%2e%2fserver.py",
     "/data/run/..%2f..%2fsecret.txt",
 ])

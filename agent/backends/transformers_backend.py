@@ -42,7 +42,7 @@ class TransformersBackend:
             raise BackendUnavailable(
                 "the transformers backend needs transformers, gguf and accelerate: pip install 'edge-icl[transformers]'"
             ) from None
-        from agent.backends.llama_cpp import bundled_model_path
+        from agent.backends.bundled_model import bundled_model_path
 
         path = Path(model_path) if model_path is not None else bundled_model_path()
         if path.is_file() and path.suffix != ".gguf":

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from environment import radio
+from environment.adapter_training.config import AdapterTrainingConfig
 
 Array = NDArray[np.float64]
 

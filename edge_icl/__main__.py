@@ -1,0 +1,5 @@
+"""`python -m edge_icl`: the same as the `edge-icl` command."""
+
+from edge_icl.cli import main
+
+main()

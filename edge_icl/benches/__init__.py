@@ -1,0 +1,1 @@
+"""One module per bench: its flags and its table, run through the experiment engine (edge_icl/experiment)."""
